@@ -1,0 +1,67 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# vigil: out-of-tree Rust kernel module, its host tools and its tests.
+#
+#   make                 build vigil.ko (sets up the toolchain and test kernel first,
+#                        unless KDIR names a Rust-enabled kernel build tree)
+#   make KDIR=/path      build vigil.ko against your own kernel build tree
+#   make demo            boot the test VM, load vigil, send traffic, show the counters
+#   make check           run every test (host, KUnit, VM integration); ends with
+#                        "N passed, N failed"
+#   make clippy          build the module with the kernel's CLIPPY=1
+#   make fmt / fmtcheck  rustfmt the module and host crates / check they are formatted
+#   make tools           build the host crates (the vigil CLI, static)
+#   make clean
+
+SHELL := /bin/bash
+VIGIL_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/vigil
+VARIANT ?= debug
+
+# A build tree given by the user wins; otherwise the one setup.sh built.
+ifeq ($(origin KDIR),undefined)
+# Evaluated once, on first use, so that `make fmt` needs no kernel.
+KDIR = $(eval KDIR := $(shell tools/testing/setup.sh --variant $(VARIANT) >&2 && cat $(VIGIL_CACHE)/kdir-$(VARIANT)))$(KDIR)
+endif
+
+LLVM_BIN := /usr/lib/llvm-19/bin
+KMAKE := PATH=$(LLVM_BIN):$(VIGIL_CACHE)/tools/bin:$$PATH $(MAKE) -C $(KDIR) M=$(CURDIR) \
+	LLVM=1 RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc \
+	CLIPPY_DRIVER=/usr/bin/clippy-driver BINDGEN=$(VIGIL_CACHE)/tools/bin/bindgen
+
+.PHONY: all module clippy demo check fmt fmtcheck tools clean setup
+
+all: module
+
+module:
+	+$(KMAKE) modules
+
+clippy:
+	+$(KMAKE) CLIPPY=1 modules
+
+setup:
+	tools/testing/setup.sh --variant $(VARIANT)
+
+tools:
+	tools/testing/build-tools.sh
+
+demo:
+	tools/testing/demo.sh
+
+check:
+	tools/testing/run-tests.sh
+
+# rustfmt follows `mod` from the crate root.
+RUST_SOURCES = rust/vigil.rs
+
+fmt:
+	rustfmt --edition 2021 --config-path $(CURDIR)/.rustfmt.toml $(RUST_SOURCES)
+	cd tools && cargo fmt --all
+
+fmtcheck:
+	rustfmt --check --edition 2021 --config-path $(CURDIR)/.rustfmt.toml $(RUST_SOURCES)
+	cd tools && cargo fmt --all --check
+
+clean:
+	-[ -n "$(KDIR)" ] && $(KMAKE) clean
+	rm -f rust/vigil_bindings_generated.rs
+	cd tools && cargo clean

@@ -1,0 +1,259 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! sysfs directories of attributes: thin safe wrappers over `kobject` and `kobj_attribute`.
+//!
+//! C headers: `include/linux/kobject.h`, `include/linux/sysfs.h`.
+
+use crate::sys;
+use core::{fmt, ptr::NonNull};
+use kernel::{error::to_result, ffi, page::PAGE_SIZE, prelude::*, sync::Arc, types::Opaque};
+
+/// Read by everyone.
+pub(crate) const MODE_RO: u16 = 0o444;
+/// Read by root only (for values that should not be public).
+#[allow(dead_code)]
+pub(crate) const MODE_RO_ROOT: u16 = 0o400;
+/// Read by everyone, written by root.
+#[allow(dead_code)]
+pub(crate) const MODE_RW: u16 = 0o644;
+/// Written by root only.
+pub(crate) const MODE_WO: u16 = 0o200;
+
+/// The page a `show` callback fills.
+pub(crate) struct ShowBuf<'a> {
+    page: &'a mut [u8],
+    len: usize,
+}
+
+impl fmt::Write for ShowBuf<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let end = self.len.checked_add(s.len()).ok_or(fmt::Error)?;
+        let dst = self.page.get_mut(self.len..end).ok_or(fmt::Error)?;
+        dst.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// Formats `args` into a `show` buffer; `EFBIG` if a page cannot hold it.
+#[macro_export]
+macro_rules! sysfs_emit {
+    ($buf:expr, $($arg:tt)*) => {
+        ::core::fmt::Write::write_fmt($buf, format_args!($($arg)*)).map_err(|_| EFBIG)
+    };
+}
+
+/// One attribute file: its name, mode and callbacks, reading or changing a `T`.
+pub(crate) struct Attr<T> {
+    /// The file name.
+    pub(crate) name: &'static CStr,
+    /// The file mode (`MODE_*`).
+    pub(crate) mode: u16,
+    /// Fills the file's contents.
+    pub(crate) show: Option<fn(&T, &mut ShowBuf<'_>) -> Result>,
+    /// Takes a write; the whole write is refused on error.
+    pub(crate) store: Option<fn(&T, &[u8]) -> Result>,
+}
+
+/// The C attribute, with what its callbacks need to find their Rust side.
+///
+/// # Invariants
+///
+/// `raw` is the first field, so a `*mut kobj_attribute` handed to the callbacks is a pointer
+/// to the `Slot`; `ctx` points into the `Arc<T>` of the `Dir` that owns this slot.
+#[repr(C)]
+struct Slot<T: 'static> {
+    raw: Opaque<sys::kobj_attribute>,
+    def: &'static Attr<T>,
+    ctx: *const T,
+}
+
+/// Recovers the slot and context of a callback.
+///
+/// # Safety
+///
+/// `attr` is the `raw` field of a `Slot<T>` of a live `Dir<T>`.
+unsafe fn slot_ctx<'a, T: 'static>(attr: *mut sys::kobj_attribute) -> (&'a Attr<T>, &'a T) {
+    // SAFETY: by the caller and the `Slot` invariant, `attr` is a valid `Slot<T>`, whose `ctx`
+    // is kept alive by the `Dir`, which outlives the files (they are removed in its `drop`).
+    unsafe {
+        let slot = &*attr.cast::<Slot<T>>();
+        (slot.def, &*slot.ctx)
+    }
+}
+
+fn errno_to_ssize(e: Error) -> isize {
+    e.to_errno() as isize
+}
+
+/// # Safety
+///
+/// Called by sysfs for a file of a live `Dir<T>`, with a `PAGE_SIZE` buffer.
+unsafe extern "C" fn show_trampoline<T: 'static>(
+    _kobj: *mut sys::kobject,
+    attr: *mut sys::kobj_attribute,
+    buf: *mut ffi::c_char,
+) -> isize {
+    // SAFETY: sysfs calls this for our files only (function safety requirement).
+    let (def, ctx) = unsafe { slot_ctx::<T>(attr) };
+    let Some(show) = def.show else {
+        return errno_to_ssize(EIO);
+    };
+    // SAFETY: sysfs hands a zeroed buffer of `PAGE_SIZE` bytes, ours for this call.
+    let page = unsafe { core::slice::from_raw_parts_mut(buf.cast::<u8>(), PAGE_SIZE) };
+    let mut out = ShowBuf { page, len: 0 };
+    match show(ctx, &mut out) {
+        Ok(()) => out.len as isize,
+        Err(e) => errno_to_ssize(e),
+    }
+}
+
+/// # Safety
+///
+/// Called by sysfs for a file of a live `Dir<T>`, with `count` readable bytes at `buf`.
+unsafe extern "C" fn store_trampoline<T: 'static>(
+    _kobj: *mut sys::kobject,
+    attr: *mut sys::kobj_attribute,
+    buf: *const ffi::c_char,
+    count: usize,
+) -> isize {
+    // SAFETY: sysfs calls this for our files only (function safety requirement).
+    let (def, ctx) = unsafe { slot_ctx::<T>(attr) };
+    let Some(store) = def.store else {
+        return errno_to_ssize(EIO);
+    };
+    // SAFETY: sysfs hands `count` bytes at `buf`, valid for this call.
+    let input = unsafe { core::slice::from_raw_parts(buf.cast::<u8>(), count) };
+    match store(ctx, input) {
+        Ok(()) => count as isize,
+        Err(e) => errno_to_ssize(e),
+    }
+}
+
+/// A sysfs directory of attribute files operating on a shared `T`.
+///
+/// The slots live in a heap buffer that is filled once and never reallocated, so their addresses
+/// stay fixed while sysfs holds them even when the `Dir` itself moves.
+///
+/// # Invariants
+///
+/// `kobj` is a kobject this `Dir` created and holds a reference to, shown in sysfs; every slot
+/// of `slots` is one of its files, and `slots` is not resized after they were created.
+pub(crate) struct Dir<T: Send + Sync + 'static> {
+    kobj: NonNull<sys::kobject>,
+    slots: KVec<Slot<T>>,
+    _ctx: Arc<T>,
+}
+
+// SAFETY: the kobject may be released from any thread; the slots only hold shared references
+// to `T: Send + Sync`.
+unsafe impl<T: Send + Sync> Send for Dir<T> {}
+// SAFETY: `Dir` has no `&self` methods that touch the C side.
+unsafe impl<T: Send + Sync> Sync for Dir<T> {}
+
+/// Where a new directory goes.
+pub(crate) enum Parent<'a> {
+    /// `/sys/kernel/`.
+    Kernel,
+    /// Inside another directory (which must outlive the new one).
+    Dir(NonNull<sys::kobject>, core::marker::PhantomData<&'a ()>),
+}
+
+impl<T: Send + Sync + 'static> Dir<T> {
+    /// Creates `parent/name/` with the files `attrs`.
+    pub(crate) fn new(
+        name: &'static CStr,
+        parent: Parent<'_>,
+        attrs: &'static [Attr<T>],
+        ctx: Arc<T>,
+    ) -> Result<Self> {
+        let parent = match parent {
+            // SAFETY: `kernel_kobj` is set up at boot and never changes.
+            Parent::Kernel => unsafe { sys::kernel_kobj },
+            Parent::Dir(kobj, _) => kobj.as_ptr(),
+        };
+        let mut slots = KVec::with_capacity(attrs.len(), GFP_KERNEL)?;
+        let key = kernel::sync::static_lock_class!();
+        for def in attrs {
+            let mut raw: sys::kobj_attribute = pin_init::zeroed();
+            raw.attr.name = def.name.as_char_ptr();
+            raw.attr.mode = def.mode;
+            // Lockdep wants a static key for attributes that are not static themselves (what
+            // `sysfs_attr_init()` does in C).
+            #[cfg(CONFIG_DEBUG_LOCK_ALLOC)]
+            {
+                raw.attr.key = key.as_ptr();
+            }
+            #[cfg(not(CONFIG_DEBUG_LOCK_ALLOC))]
+            let _ = &key;
+            if def.show.is_some() {
+                raw.__bindgen_anon_1.show = Some(show_trampoline::<T>);
+            }
+            if def.store.is_some() {
+                raw.__bindgen_anon_2.store = Some(store_trampoline::<T>);
+            }
+            slots.push(
+                Slot {
+                    raw: Opaque::new(raw),
+                    def,
+                    ctx: Arc::as_ptr(&ctx),
+                },
+                GFP_KERNEL,
+            )?;
+        }
+        // SAFETY: `name` is a valid string and `parent` a live kobject (caller's contract for
+        // `Parent::Dir`, boot-time for `kernel_kobj`). The name is copied.
+        let kobj = unsafe { sys::kobject_create_and_add(name.as_char_ptr(), parent) };
+        let kobj = NonNull::new(kobj).ok_or(ENOMEM)?;
+        // INVARIANT: `kobj` is ours; files are created below, and removed with it on error.
+        let dir = Self {
+            kobj,
+            slots,
+            _ctx: ctx,
+        };
+        for slot in dir.slots.iter() {
+            // SAFETY: `kobj` is live; the attribute lives in `slots`, which stays in place and
+            // outlives the file (removed in `drop`).
+            to_result(unsafe {
+                sys::sysfs_create_file_ns(
+                    kobj.as_ptr(),
+                    &raw mut (*slot.raw.get()).attr,
+                    core::ptr::null(),
+                )
+            })?;
+        }
+        Ok(dir)
+    }
+
+    /// This directory, as the parent of another.
+    pub(crate) fn as_parent(&self) -> Parent<'_> {
+        Parent::Dir(self.kobj, core::marker::PhantomData)
+    }
+}
+
+impl<T: Send + Sync + 'static> Drop for Dir<T> {
+    fn drop(&mut self) {
+        // SAFETY: `kobj` is live and ours (type invariant). `kobject_del` removes the directory
+        // and its files, waiting for running `show`/`store` calls to end, so no callback uses
+        // the slots or the context afterwards; then our reference is dropped.
+        unsafe {
+            sys::kobject_del(self.kobj.as_ptr());
+            sys::kobject_put(self.kobj.as_ptr());
+        }
+    }
+}
+
+/// Calls `attr`'s `show` into `page`, as sysfs would; returns the length shown.
+#[cfg(CONFIG_KUNIT)]
+pub(crate) fn show_for_test<T>(attr: &Attr<T>, ctx: &T, page: &mut [u8]) -> Result<usize> {
+    let show = attr.show.ok_or(EIO)?;
+    let mut out = ShowBuf { page, len: 0 };
+    show(ctx, &mut out)?;
+    Ok(out.len)
+}
+
+/// Calls `attr`'s `store` with `input`, as sysfs would.
+#[cfg(CONFIG_KUNIT)]
+pub(crate) fn store_for_test<T>(attr: &Attr<T>, ctx: &T, input: &[u8]) -> Result {
+    attr.store.ok_or(EIO)?(ctx, input)
+}

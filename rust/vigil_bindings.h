@@ -1,0 +1,10 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * bindgen input for vigil's module-local bindings: what `kernel::bindings`
+ * lacks (the netfilter hook API) and vigil's C helpers. bindgen runs with
+ * --no-recursive-allowlist, so types the kernel binds already (sk_buff, net,
+ * net_device...) are reused from there rather than generated again.
+ */
+#include <linux/netfilter.h>
+
+#include "helpers.h"
