@@ -1,0 +1,7 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The parts of vigil.ko that do not depend on the kernel, built from the module's own source
+//! files so that cargo tests exactly the code the module runs.
+
+#[path = "../../../rust/parse.rs"]
+pub mod parse;
