@@ -1,0 +1,27 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# The hooks see every packet: N datagrams over IPv4 and IPv6 loopback make
+# stats/seen grow by at least 2N, and every datagram arrives.
+set -eu
+. "$(dirname "$0")/../guest-lib.sh"
+N=1000
+before=$(vigil_read stats/seen)
+for dst in 127.0.0.1:9000 '[::1]:9001'; do
+	report=$("$VIGIL" load --dst "$dst" --count $N --size 64)
+	echo "$dst: $report"
+	[ "$report" = "sent $N received $N out_of_order 0" ]
+done
+after=$(vigil_read stats/seen)
+echo "stats/seen: $before -> $after"
+[ $((after - before)) -ge $((2 * N)) ]
+
+# Writes other than 1 to stats/reset are refused and change nothing.
+for bad in 0 2 x " " "1 1" "11"; do
+	if printf '%s' "$bad" >$SYSFS/stats/reset 2>/dev/null; then
+		echo "stats/reset accepted '$bad'"
+		exit 1
+	fi
+done
+[ "$(vigil_read stats/seen)" -ge "$after" ]
+echo 1 >$SYSFS/stats/reset
+[ "$(vigil_read stats/seen)" -lt "$after" ]
