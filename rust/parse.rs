@@ -23,9 +23,13 @@ pub fn trim_line(input: &[u8]) -> &[u8] {
     }
 }
 
-/// Parses a decimal `u64` within `min..=max`.
+/// Parses a decimal `u64` within `min..=max`, allowing one trailing newline.
 pub fn parse_u64(input: &[u8], min: u64, max: u64) -> Result<u64, ParseError> {
-    let digits = trim_line(input);
+    parse_digits(trim_line(input), min, max)
+}
+
+/// Parses decimal digits, and nothing else, as a `u64` within `min..=max`.
+pub fn parse_digits(digits: &[u8], min: u64, max: u64) -> Result<u64, ParseError> {
     if digits.is_empty() {
         return Err(ParseError::Invalid);
     }
