@@ -3,9 +3,41 @@
 #ifndef VIGIL_HELPERS_H
 #define VIGIL_HELPERS_H
 
+#include <linux/netdevice.h>
 #include <linux/skbuff.h>
+#include <linux/smp.h>
+
+#include <net/netfilter/nf_queue.h>
+
+/*
+ * kernel::bindings knows struct napi_struct only by name: Rust embeds it as
+ * bytes of this size and alignment. The others let Rust check at build time
+ * that its layouts of C structures match C's.
+ */
+enum vigil_sizes {
+	VIGIL_NAPI_STRUCT_SIZE = sizeof(struct napi_struct),
+	VIGIL_NAPI_STRUCT_ALIGN = __alignof__(struct napi_struct),
+	VIGIL_NF_QUEUE_ENTRY_SIZE = sizeof(struct nf_queue_entry),
+	VIGIL_NF_HOOK_OPS_SIZE = sizeof(struct nf_hook_ops),
+	VIGIL_NF_HOOK_STATE_SIZE = sizeof(struct nf_hook_state),
+};
 
 struct sk_buff *vigil_alloc_skb(unsigned int size, gfp_t priority);
 void vigil_kfree_skb(struct sk_buff *skb);
+bool vigil_skb_dst_force(struct sk_buff *skb);
+bool vigil_skb_sk_is_prefetched(struct sk_buff *skb);
+void *vigil_skb_header_pointer(const struct sk_buff *skb, int offset, int len, void *buffer);
+u32 vigil_skb_get_hash(struct sk_buff *skb);
+void vigil_skb_set_mark(struct sk_buff *skb, u32 mark);
+u32 vigil_skb_mark(const struct sk_buff *skb);
+unsigned int vigil_skb_tailroom(const struct sk_buff *skb);
+
+void vigil_napi_add(struct net_device *dev, struct napi_struct *napi,
+		    int (*poll)(struct napi_struct *, int));
+void vigil_napi_del(struct napi_struct *napi);
+void vigil_init_csd(call_single_data_t *csd, smp_call_func_t func, void *info);
+unsigned int vigil_smp_processor_id(void);
+void vigil_local_bh_disable(void);
+void vigil_local_bh_enable(void);
 
 #endif /* VIGIL_HELPERS_H */

@@ -35,6 +35,51 @@ impl SkBuffRef<'_> {
     pub(crate) fn as_ptr(&self) -> *mut sys::sk_buff {
         self.ptr.as_ptr()
     }
+
+    /// Bytes of data, linear and paged.
+    pub(crate) fn len(&self) -> usize {
+        // SAFETY: `ptr` is valid (type invariant); `len` is a plain field.
+        unsafe { (*self.ptr.as_ptr()).len as usize }
+    }
+
+    /// Copies up to `buf.len()` bytes from the start of the data (linear or not) and returns
+    /// them.
+    pub(crate) fn peek<'b>(&self, buf: &'b mut [u8]) -> &'b [u8] {
+        let n = buf.len().min(self.len());
+        // SAFETY: `ptr` is valid; `buf` has room for `n` bytes, which the packet holds.
+        let src = unsafe {
+            sys::vigil_skb_header_pointer(self.ptr.as_ptr(), 0, n as i32, buf.as_mut_ptr().cast())
+        };
+        if src.is_null() {
+            return &[];
+        }
+        if src != buf.as_mut_ptr().cast() {
+            // SAFETY: a non-null result other than `buf` points to `n` linear bytes of the
+            // packet, valid while it is borrowed.
+            let linear = unsafe { core::slice::from_raw_parts(src.cast::<u8>(), n) };
+            buf[..n].copy_from_slice(linear);
+        }
+        &buf[..n]
+    }
+
+    /// The flow hash (`skb_get_hash`), computing it if the driver did not.
+    pub(crate) fn flow_hash(&self) -> u32 {
+        // SAFETY: `ptr` is valid (type invariant); the hash is cached in the buffer, which the
+        // stack allows at netfilter hooks.
+        unsafe { sys::vigil_skb_get_hash(self.ptr.as_ptr()) }
+    }
+
+    /// Sets `skb->mark`.
+    pub(crate) fn set_mark(&self, mark: u32) {
+        // SAFETY: `ptr` is valid; the owner of the packet (a stage, or a hook) may set its mark.
+        unsafe { sys::vigil_skb_set_mark(self.ptr.as_ptr(), mark) }
+    }
+
+    /// `skb->mark`.
+    pub(crate) fn mark(&self) -> u32 {
+        // SAFETY: `ptr` is valid (type invariant).
+        unsafe { sys::vigil_skb_mark(self.ptr.as_ptr()) }
+    }
 }
 
 /// An owned socket buffer, freed on drop.
@@ -55,6 +100,27 @@ impl SkBuff {
         let ptr = unsafe { sys::vigil_alloc_skb(size, gfp) };
         // INVARIANT: a non-null result is a new buffer that we own.
         NonNull::new(ptr).map(|ptr| Self { ptr }).ok_or(ENOMEM)
+    }
+
+    /// Appends `data` to the buffer; `ENOSPC` if it has no room left.
+    pub(crate) fn put(&mut self, data: &[u8]) -> Result {
+        // SAFETY: we own the buffer (type invariant).
+        let room = unsafe { sys::vigil_skb_tailroom(self.ptr.as_ptr()) };
+        if room < data.len() as u32 {
+            return Err(ENOSPC);
+        }
+        // SAFETY: there is room for `data.len()` bytes (checked above); `skb_put` returns
+        // where they go, `data.len()` writable bytes.
+        unsafe {
+            let dst = sys::skb_put(self.ptr.as_ptr(), data.len() as u32);
+            core::ptr::copy_nonoverlapping(data.as_ptr(), dst.cast::<u8>(), data.len());
+        }
+        Ok(())
+    }
+
+    /// Gives up ownership: the caller becomes responsible for freeing the buffer.
+    pub(crate) fn into_raw(self) -> NonNull<sys::sk_buff> {
+        core::mem::ManuallyDrop::new(self).ptr
     }
 
     /// Borrows the buffer.

@@ -10,11 +10,7 @@ use kernel::{error::to_result, ffi, page::PAGE_SIZE, prelude::*, sync::Arc, type
 
 /// Read by everyone.
 pub(crate) const MODE_RO: u16 = 0o444;
-/// Read by root only (for values that should not be public).
-#[allow(dead_code)]
-pub(crate) const MODE_RO_ROOT: u16 = 0o400;
 /// Read by everyone, written by root.
-#[allow(dead_code)]
 pub(crate) const MODE_RW: u16 = 0o644;
 /// Written by root only.
 pub(crate) const MODE_WO: u16 = 0o200;
@@ -53,6 +49,32 @@ pub(crate) struct Attr<T> {
     pub(crate) show: Option<fn(&T, &mut ShowBuf<'_>) -> Result>,
     /// Takes a write; the whole write is refused on error.
     pub(crate) store: Option<fn(&T, &[u8]) -> Result>,
+}
+
+impl<T> Attr<T> {
+    /// A file everyone reads.
+    pub(crate) const fn ro(name: &'static CStr, show: fn(&T, &mut ShowBuf<'_>) -> Result) -> Self {
+        Self {
+            name,
+            mode: MODE_RO,
+            show: Some(show),
+            store: None,
+        }
+    }
+
+    /// A file everyone reads and root writes.
+    pub(crate) const fn rw(
+        name: &'static CStr,
+        show: fn(&T, &mut ShowBuf<'_>) -> Result,
+        store: fn(&T, &[u8]) -> Result,
+    ) -> Self {
+        Self {
+            name,
+            mode: MODE_RW,
+            show: Some(show),
+            store: Some(store),
+        }
+    }
 }
 
 /// The C attribute, with what its callbacks need to find their Rust side.

@@ -42,41 +42,380 @@ mod parse_tests {
     }
 }
 
-#[kunit_tests(vigil_hook)]
-mod hook_tests {
-    use super::*;
-    use crate::{netfilter, skb::SkBuff, stats::Stats, sys};
+#[kunit_tests(vigil_policy)]
+mod policy_tests {
+    use crate::policy::{decide, in_flight_toward, Decision, Params, Policy, Reason, View};
+
+    fn view(idle_ns: u64, in_flight: u64, upstream_backlog: u32) -> View {
+        View {
+            now_ns: 1_000_000 + idle_ns,
+            last_work_ns: 1_000_000,
+            in_flight,
+            upstream_backlog,
+        }
+    }
 
     #[test]
-    fn hook_counts_and_accepts_every_packet() -> Result {
-        let stats = Stats::new();
+    fn each_policy_decides_as_documented() {
+        let p = |policy| Params {
+            policy,
+            window_ns: 1000,
+            backlog_threshold: 2,
+        };
+        assert_eq!(decide(&p(Policy::Idle), &view(0, 5, 5)), Decision::Complete);
+        assert_eq!(
+            decide(&p(Policy::Poll), &view(u64::MAX / 4, 0, 0)),
+            Decision::Reschedule(Reason::Window)
+        );
+        assert_eq!(
+            decide(&p(Policy::Timeout), &view(999, 0, 0)),
+            Decision::Reschedule(Reason::Window)
+        );
+        assert_eq!(
+            decide(&p(Policy::Timeout), &view(1000, 9, 9)),
+            Decision::Complete
+        );
+        assert_eq!(
+            decide(&p(Policy::Adaptive), &view(10, 1, 0)),
+            Decision::Reschedule(Reason::HeadAhead)
+        );
+        assert_eq!(
+            decide(&p(Policy::Adaptive), &view(10, 0, 2)),
+            Decision::Reschedule(Reason::UpstreamBacklog)
+        );
+        assert_eq!(
+            decide(&p(Policy::Adaptive), &view(10, 0, 1)),
+            Decision::Complete
+        );
+        assert_eq!(
+            decide(&p(Policy::Adaptive), &view(1000, 7, 7)),
+            Decision::Complete
+        );
+    }
+
+    #[test]
+    fn in_flight_excludes_retired_packets() {
+        assert_eq!(in_flight_toward(10, 4, 0), 6);
+        assert_eq!(in_flight_toward(10, 4, 6), 0);
+        assert_eq!(in_flight_toward(10, 11, 0), 0);
+    }
+}
+
+#[kunit_tests(vigil_stats)]
+mod stats_tests {
+    use super::*;
+    use crate::{
+        control::{Control, STATS_ATTRS},
+        netfilter,
+        skb::SkBuff,
+        stats::{SeenCounter, Stats},
+        sys,
+        sysfs::{show_for_test, store_for_test},
+    };
+    use kernel::sync::Arc;
+
+    #[test]
+    fn seen_counter_counts_and_accepts_every_packet() -> Result {
+        let counter = SeenCounter(Arc::new(Stats::new(2)?, GFP_KERNEL)?);
         for n in 1..=5u64 {
             let skb = SkBuff::alloc(64, sys::GFP_KERNEL)?;
-            let verdict = netfilter::call_hook_for_test(&stats, &skb.as_ref());
+            let verdict = netfilter::call_hook_for_test(
+                &counter,
+                &skb.as_ref(),
+                sys::NFPROTO_IPV4 as u8,
+                None,
+            );
             assert_eq!(verdict, sys::NF_ACCEPT);
-            assert_eq!(stats.seen(), n);
+            assert_eq!(counter.0.seen(), n);
         }
         Ok(())
     }
 
     #[test]
     fn stats_files_show_and_reset() -> Result {
-        let stats = Stats::new();
+        let stats = Arc::new(Stats::new(2)?, GFP_KERNEL)?;
+        let control = Arc::pin_init(Control::new(stats.clone(), 2), GFP_KERNEL)?;
+        let counter = SeenCounter(stats);
         let skb = SkBuff::alloc(0, sys::GFP_KERNEL)?;
         for _ in 0..3 {
-            netfilter::call_hook_for_test(&stats, &skb.as_ref());
+            netfilter::call_hook_for_test(&counter, &skb.as_ref(), sys::NFPROTO_IPV4 as u8, None);
         }
-        let attrs = &crate::stats::STATS_ATTRS;
+        let seen = STATS_ATTRS
+            .iter()
+            .find(|a| a.name == c"seen")
+            .ok_or(EINVAL)?;
+        let reset = STATS_ATTRS
+            .iter()
+            .find(|a| a.name == c"reset")
+            .ok_or(EINVAL)?;
         let mut page = [0u8; 32];
-        let len = crate::sysfs::show_for_test(&attrs[0], &stats, &mut page)?;
+        let len = show_for_test(seen, &*control, &mut page)?;
         assert_eq!(&page[..len], b"3\n");
-        assert_eq!(
-            crate::sysfs::store_for_test(&attrs[1], &stats, b"0\n"),
-            Err(EINVAL)
-        );
-        assert_eq!(stats.seen(), 3);
-        crate::sysfs::store_for_test(&attrs[1], &stats, b"1\n")?;
-        assert_eq!(stats.seen(), 0);
+        assert_eq!(store_for_test(reset, &*control, b"0\n"), Err(EINVAL));
+        assert_eq!(counter.0.seen(), 3);
+        store_for_test(reset, &*control, b"1\n")?;
+        assert_eq!(counter.0.seen(), 0);
+        Ok(())
+    }
+}
+
+#[kunit_tests(vigil_config)]
+mod config_tests {
+    use super::*;
+    use crate::{
+        control::{Control, ROOT_ATTRS},
+        stats::Stats,
+        sysfs::{show_for_test, store_for_test},
+    };
+    use kernel::sync::Arc;
+
+    fn control() -> Result<Arc<Control>> {
+        let stats = Arc::new(Stats::new(2)?, GFP_KERNEL)?;
+        Arc::pin_init(Control::new(stats, 2), GFP_KERNEL)
+    }
+
+    fn show(c: &Control, name: &CStr) -> Result<KVec<u8>> {
+        let attr = ROOT_ATTRS.iter().find(|a| a.name == name).ok_or(EINVAL)?;
+        let mut page = [0u8; 512];
+        let len = show_for_test(attr, c, &mut page)?;
+        let mut out = KVec::new();
+        out.extend_from_slice(&page[..len], GFP_KERNEL)?;
+        Ok(out)
+    }
+
+    fn store(c: &Control, name: &CStr, input: &[u8]) -> Result {
+        let attr = ROOT_ATTRS.iter().find(|a| a.name == name).ok_or(EINVAL)?;
+        store_for_test(attr, c, input)
+    }
+
+    #[test]
+    fn malformed_writes_change_nothing() -> Result {
+        let c = control()?;
+        let cases: [(&CStr, &[&[u8]]); 7] = [
+            (c"policy", &[b"", b"busy", b"adaptive\n\n", b"Idle"]),
+            (c"stages", &[b"0", b"9", b"x", b"-1"]),
+            (c"poll_window_ns", &[b"", b"1000000001", b"1e6"]),
+            (c"queue_len", &[b"0", b"65537", b" 4"]),
+            (c"hook", &[b"forward", b""]),
+            (
+                c"match",
+                &[b"udp dport 9100-9000", b"icmp", b"udp dport 70000"],
+            ),
+            (c"rules", &[b"all frobnicate", b"udp dport 9 drop extra"]),
+        ];
+        for (name, inputs) in cases {
+            let before = show(&c, name)?;
+            for input in inputs {
+                assert!(store(&c, name, input).is_err());
+                assert_eq!(show(&c, name)?, before);
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn valid_writes_show_back() -> Result {
+        let c = control()?;
+        store(&c, c"policy", b"timeout\n")?;
+        assert_eq!(&show(&c, c"policy")?[..], b"idle poll [timeout] adaptive\n");
+        store(&c, c"match", b"udp dport 9000-9100\n")?;
+        assert_eq!(&show(&c, c"match")?[..], b"udp dport 9000-9100\n");
+        store(&c, c"rules", b"udp dport 9 drop; all mark 7\n")?;
+        assert_eq!(&show(&c, c"rules")?[..], b"udp dport 9 drop\nall mark 7\n");
+        store(&c, c"stages", b"5")?;
+        assert_eq!(&show(&c, c"stages")?[..], b"5\n");
+        Ok(())
+    }
+}
+
+#[kunit_tests(vigil_pipeline)]
+mod pipeline_tests {
+    use super::*;
+    use crate::{
+        config::{CpuList, HookPoint, Match, Ops, Rules, MAX_STAGES},
+        pipeline::{Pipeline, PipelineConfig, StageConfig},
+        policy::{Params, Policy},
+        skb::SkBuff,
+        stats::{DropReason, Stats},
+        sys,
+    };
+    use kernel::{
+        ffi,
+        sync::{
+            atomic::{Atomic, Relaxed},
+            Arc,
+        },
+        time::{delay::fsleep, Delta},
+    };
+
+    /// What the continuation saw: how many packets, how many out of order, the marks.
+    static DELIVERED: Atomic<u64> = Atomic::new(0);
+    static OUT_OF_ORDER: Atomic<u64> = Atomic::new(0);
+    static LAST_SEQ: Atomic<u64> = Atomic::new(0);
+    static LAST_MARK: Atomic<u32> = Atomic::new(0);
+
+    /// The test's `okfn`: reads the sequence number the test wrote in the UDP payload.
+    ///
+    /// # Safety
+    ///
+    /// `skb` is a valid packet whose ownership passes to this function.
+    unsafe extern "C" fn okfn(
+        _net: *mut sys::net,
+        _sk: *mut sys::sock,
+        skb: *mut sys::sk_buff,
+    ) -> ffi::c_int {
+        let mut buf = [0u8; 36];
+        // SAFETY: the pipeline hands over a valid packet it no longer uses.
+        let skb_ref =
+            unsafe { crate::skb::SkBuffRef::from_raw(core::ptr::NonNull::new_unchecked(skb)) };
+        let data = skb_ref.peek(&mut buf);
+        let seq = data
+            .get(28..36)
+            .map(|b| u64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
+            .unwrap_or(0);
+        if seq <= LAST_SEQ.load(Relaxed) {
+            OUT_OF_ORDER.add(1, Relaxed);
+        }
+        LAST_SEQ.store(seq, Relaxed);
+        LAST_MARK.store(skb_ref.mark(), Relaxed);
+        DELIVERED.add(1, Relaxed);
+        // SAFETY: the continuation owns the packet.
+        unsafe { sys::vigil_kfree_skb(skb) };
+        0
+    }
+
+    /// A UDP/IPv4 packet to `dport` whose payload starts with `seq`; `valid: false` breaks its
+    /// IP total length.
+    fn udp_packet(dport: u16, seq: u64, valid: bool) -> Result<SkBuff> {
+        let mut p = [0u8; 36];
+        p[0] = 0x45;
+        let total: u16 = if valid { 36 } else { 200 };
+        p[2..4].copy_from_slice(&total.to_be_bytes());
+        p[8] = 64;
+        p[9] = 17;
+        p[12..16].copy_from_slice(&[10, 0, 0, 1]);
+        p[16..20].copy_from_slice(&[10, 0, 0, 2]);
+        p[20..22].copy_from_slice(&4000u16.to_be_bytes());
+        p[22..24].copy_from_slice(&dport.to_be_bytes());
+        p[24..26].copy_from_slice(&16u16.to_be_bytes());
+        p[28..36].copy_from_slice(&seq.to_be_bytes());
+        let mut skb = SkBuff::alloc(64, sys::GFP_KERNEL)?;
+        skb.put(&p)?;
+        Ok(skb)
+    }
+
+    fn config(stages: usize, policy: Policy, ops: [Ops; 3], work_ns: u64) -> PipelineConfig {
+        let nr = kernel::cpu::nr_cpu_ids().min(2);
+        let all = CpuList((1u64 << nr) - 1);
+        let stage = core::array::from_fn(|k| StageConfig {
+            // Stage k on CPU k % nr: packets cross CPUs between stages.
+            cpus: if k < 3 {
+                CpuList(1 << (k as u32 % nr))
+            } else {
+                all
+            },
+            ops: ops.get(k).copied().unwrap_or(Ops(0)),
+            work_ns,
+        });
+        PipelineConfig {
+            stages: stages.min(MAX_STAGES),
+            stage,
+            params: Params {
+                policy,
+                window_ns: 20_000,
+                backlog_threshold: 1,
+            },
+            queue_len: 4096,
+            hook: HookPoint::PreRouting,
+            matcher: Match::All,
+            rules: Rules::parse(b"udp dport 7 drop; udp dport 8 mark 42").unwrap_or_default(),
+        }
+    }
+
+    fn reset_observer() {
+        DELIVERED.store(0, Relaxed);
+        OUT_OF_ORDER.store(0, Relaxed);
+        LAST_SEQ.store(0, Relaxed);
+        LAST_MARK.store(0, Relaxed);
+    }
+
+    fn wait_delivered(n: u64) {
+        for _ in 0..5000 {
+            if DELIVERED.load(Relaxed) >= n {
+                return;
+            }
+            fsleep(Delta::from_millis(1));
+        }
+    }
+
+    #[test]
+    fn every_policy_delivers_in_order_and_accounts() -> Result {
+        for policy in Policy::ALL {
+            reset_observer();
+            let stats = Arc::new(Stats::new(kernel::cpu::nr_cpu_ids() as usize)?, GFP_KERNEL)?;
+            let cfg = config(3, policy, [Ops::PARSE, Ops::RULES, Ops::WORK], 1000);
+            let pipe = Pipeline::start(&cfg, stats.clone())?;
+            const N: u64 = 300;
+            for seq in 1..=N {
+                assert!(pipe.inject_for_test(
+                    udp_packet(9000, seq, true)?,
+                    sys::NFPROTO_IPV4 as u8,
+                    okfn
+                ));
+            }
+            wait_delivered(N);
+            assert_eq!(DELIVERED.load(Relaxed), N);
+            assert_eq!(OUT_OF_ORDER.load(Relaxed), 0);
+            assert_eq!(pipe.in_flight(), 0);
+            let t = stats.totals();
+            assert_eq!((t.entered, t.delivered, t.dropped_total()), (N, N, 0));
+            drop(pipe);
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn parse_and_rules_drop_and_mark_with_reasons() -> Result {
+        reset_observer();
+        let stats = Arc::new(Stats::new(kernel::cpu::nr_cpu_ids() as usize)?, GFP_KERNEL)?;
+        let cfg = config(2, Policy::Adaptive, [Ops::PARSE, Ops::RULES, Ops(0)], 0);
+        let pipe = Pipeline::start(&cfg, stats.clone())?;
+        assert!(pipe.inject_for_test(udp_packet(9000, 1, false)?, sys::NFPROTO_IPV4 as u8, okfn));
+        assert!(pipe.inject_for_test(udp_packet(7, 2, true)?, sys::NFPROTO_IPV4 as u8, okfn));
+        assert!(pipe.inject_for_test(udp_packet(8, 3, true)?, sys::NFPROTO_IPV4 as u8, okfn));
+        wait_delivered(1);
+        drop(pipe);
+        let t = stats.totals();
+        assert_eq!(t.entered, 3);
+        assert_eq!(t.delivered, 1);
+        assert_eq!(t.dropped[DropReason::Parse as usize], 1);
+        assert_eq!(t.dropped[DropReason::Rule as usize], 1);
+        assert_eq!(LAST_MARK.load(Relaxed), 42);
+        Ok(())
+    }
+
+    #[test]
+    fn stopping_under_load_loses_nothing() -> Result {
+        reset_observer();
+        let stats = Arc::new(Stats::new(kernel::cpu::nr_cpu_ids() as usize)?, GFP_KERNEL)?;
+        // Slow stages, so that packets are still queued when the pipeline stops.
+        let cfg = config(3, Policy::Idle, [Ops::PARSE, Ops::WORK, Ops::WORK], 50_000);
+        let pipe = Pipeline::start(&cfg, stats.clone())?;
+        const N: u64 = 200;
+        for seq in 1..=N {
+            assert!(pipe.inject_for_test(
+                udp_packet(9000, seq, true)?,
+                sys::NFPROTO_IPV4 as u8,
+                okfn
+            ));
+        }
+        assert!(pipe.in_flight() > 0);
+        drop(pipe);
+        let t = stats.totals();
+        assert_eq!(t.entered, N);
+        assert_eq!(t.delivered + t.dropped_total(), N);
+        assert_eq!(t.delivered, DELIVERED.load(Relaxed));
+        assert_eq!(t.in_flight(), 0);
         Ok(())
     }
 }

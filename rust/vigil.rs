@@ -2,10 +2,20 @@
 
 //! vigil: a staged packet pipeline that keeps each pipeline CPU awake only when that pays.
 //!
-//! This is the module's crate root; see `Documentation/vigil.rst`.
+//! This is the module's crate root; see `Documentation/vigil.rst`. The pure-logic modules
+//! (`config`, `headers`, `histogram`, `parse`, `policy`) are also built by the host crate
+//! `tools/vigil-core`.
 
+mod clock;
+pub mod config;
+mod control;
+pub mod headers;
+pub mod histogram;
+mod napi;
 mod netfilter;
 pub mod parse;
+mod pipeline;
+pub mod policy;
 mod skb;
 mod stats;
 mod sys;
@@ -13,10 +23,11 @@ mod sysfs;
 #[cfg(CONFIG_KUNIT)]
 mod tests;
 
+use control::{Control, StageDir};
 use kernel::{prelude::*, sync::Arc};
-use netfilter::{HookOptions, HookPoint, Registration, PRIORITY_LAST};
-use stats::Stats;
-use sysfs::{Attr, Dir, Parent, ShowBuf, MODE_RO};
+use netfilter::{HookOptions, Registration, PRIORITY_LAST};
+use stats::{SeenCounter, Stats};
+use sysfs::{Dir, Parent};
 
 module! {
     type: Vigil,
@@ -27,48 +38,56 @@ module! {
 }
 
 /// The module's version, shown in `/sys/kernel/vigil/version`.
-const VERSION: &str = "0.1.0";
+pub(crate) const VERSION: &str = "0.2.0";
 
-fn show_version(_: &Stats, buf: &mut ShowBuf<'_>) -> Result {
-    sysfs_emit!(buf, "{VERSION}\n")
-}
-
-static ROOT_ATTRS: [Attr<Stats>; 1] = [Attr {
-    name: c"version",
-    mode: MODE_RO,
-    show: Some(show_version),
-    store: None,
-}];
-
-/// The loaded module. Fields drop in declaration order: the hooks first, then the sysfs
-/// directories, children before their parent.
+/// The loaded module. Fields drop in declaration order: the counting hook, then the sysfs
+/// directories (children before their parent, so that no write races the teardown), then
+/// the control, whose running pipeline stops and drains.
 #[pin_data]
 struct Vigil {
     #[pin]
-    hooks: Registration<Stats>,
-    stats_dir: Dir<Stats>,
-    root_dir: Dir<Stats>,
+    seen: Registration<SeenCounter>,
+    stage_dirs: KVec<Dir<StageDir>>,
+    stats_dir: Dir<Control>,
+    root_dir: Dir<Control>,
+    _control: Arc<Control>,
 }
 
 impl kernel::InPlaceModule for Vigil {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
         pin_init::pin_init_scope(|| {
-            let stats = Arc::new(Stats::new(), GFP_KERNEL)?;
-            let root_dir = Dir::new(c"vigil", Parent::Kernel, &ROOT_ATTRS, stats.clone())?;
+            let nr_cpus = kernel::cpu::nr_cpu_ids();
+            let stats = Arc::new(Stats::new(nr_cpus as usize)?, GFP_KERNEL)?;
+            let control = Arc::pin_init(Control::new(stats.clone(), nr_cpus), GFP_KERNEL)?;
+            let root_dir = Dir::new(
+                c"vigil",
+                Parent::Kernel,
+                &control::ROOT_ATTRS,
+                control.clone(),
+            )?;
             let stats_dir = Dir::new(
                 c"stats",
                 root_dir.as_parent(),
-                &stats::STATS_ATTRS,
-                stats.clone(),
+                &control::STATS_ATTRS,
+                control.clone(),
             )?;
+            let mut stage_dirs = KVec::with_capacity(config::MAX_STAGES, GFP_KERNEL)?;
+            for (index, name) in control::STAGE_NAMES.iter().enumerate() {
+                let ctx = Arc::new(StageDir::new(control.clone(), index), GFP_KERNEL)?;
+                let dir = Dir::new(name, root_dir.as_parent(), &control::STAGE_ATTRS, ctx)?;
+                stage_dirs.push(dir, GFP_KERNEL)?;
+            }
             let opts = HookOptions {
-                point: HookPoint::PreRouting,
-                priority: PRIORITY_LAST,
+                point: config::HookPoint::PreRouting,
+                // Just before the pipeline's own hook, so that it sees what the pipeline steals.
+                priority: PRIORITY_LAST - 1,
             };
             Ok(try_pin_init!(Self {
-                hooks <- Registration::register(stats, opts),
+                seen <- Registration::register(Arc::new(SeenCounter(stats), GFP_KERNEL)?, opts),
+                stage_dirs,
                 stats_dir,
                 root_dir,
+                _control: control,
             }))
         })
     }

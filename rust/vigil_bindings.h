@@ -6,5 +6,6 @@
  * net_device...) are reused from there rather than generated again.
  */
 #include <linux/netfilter.h>
+#include <net/netfilter/nf_queue.h>
 
 #include "helpers.h"

@@ -1,0 +1,472 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The configuration, the running pipeline, and the sysfs files that show and change them.
+//!
+//! Every write is parsed and checked before anything changes; a change while the pipeline
+//! runs stops it (which drains it), applies the new configuration and starts it again.
+
+use crate::{
+    config::{
+        CpuList, HookPoint, Match, Ops, Rules, MAX_QUEUE_LEN, MAX_STAGES, MAX_WINDOW_NS,
+        MAX_WORK_NS,
+    },
+    histogram::BUCKETS,
+    parse::{self, ParseError},
+    pipeline::{Pipeline, PipelineConfig, StageConfig},
+    policy::{Params, Policy, Reason},
+    stats::{DropReason, Stats},
+    sysfs::{Attr, ShowBuf, MODE_WO},
+    sysfs_emit,
+};
+use core::fmt::Write;
+use kernel::{
+    new_mutex,
+    prelude::*,
+    sync::{Arc, Mutex},
+};
+
+fn errno(e: ParseError) -> Error {
+    match e {
+        ParseError::Invalid => EINVAL,
+        ParseError::OutOfRange => ERANGE,
+    }
+}
+
+/// Everything the administrator sets.
+#[derive(Debug, Clone, Copy)]
+struct Config {
+    enabled: bool,
+    pipeline: PipelineConfig,
+}
+
+struct State {
+    cfg: Config,
+    running: Option<Pipeline>,
+}
+
+/// The module's control: configuration, the running pipeline, the counters.
+#[pin_data]
+pub(crate) struct Control {
+    #[pin]
+    state: Mutex<State>,
+    stats: Arc<Stats>,
+    nr_cpus: u32,
+}
+
+impl Control {
+    /// The defaults: disabled, 3 stages spread over the CPUs, adaptive.
+    pub(crate) fn new(stats: Arc<Stats>, nr_cpus: u32) -> impl PinInit<Self> {
+        let nr = nr_cpus.clamp(1, crate::config::MAX_CPUS);
+        let stage = core::array::from_fn(|k| StageConfig {
+            cpus: CpuList(1 << (k as u32 % nr)),
+            ops: match k {
+                0 => Ops::PARSE,
+                1 => Ops::RULES,
+                _ => Ops(0),
+            },
+            work_ns: 0,
+        });
+        let cfg = Config {
+            enabled: false,
+            pipeline: PipelineConfig {
+                stages: 3,
+                stage,
+                params: Params {
+                    policy: Policy::Adaptive,
+                    window_ns: 50_000,
+                    backlog_threshold: 1,
+                },
+                queue_len: 1024,
+                hook: HookPoint::PreRouting,
+                matcher: Match::All,
+                rules: Rules::default(),
+            },
+        };
+        pin_init!(Self {
+            state <- new_mutex!(State { cfg, running: None }, "vigil_control"),
+            stats,
+            nr_cpus: nr,
+        })
+    }
+
+    fn config(&self) -> Config {
+        self.state.lock().cfg
+    }
+
+    /// Applies `change` to a copy of the configuration; if it and the result are valid, makes
+    /// it current, restarting the pipeline if it runs. Nothing changes on error.
+    fn update(&self, change: impl FnOnce(&mut Config) -> Result) -> Result {
+        let mut state = self.state.lock();
+        let mut cfg = state.cfg;
+        change(&mut cfg)?;
+        // Stages in use need CPUs (always true after parsing, checked for safety).
+        if cfg.pipeline.stage[..cfg.pipeline.stages]
+            .iter()
+            .any(|s| s.cpus.is_empty())
+        {
+            return Err(EINVAL);
+        }
+        // Stopping drains every queue.
+        state.running = None;
+        if cfg.enabled {
+            match Pipeline::start(&cfg.pipeline, self.stats.clone()) {
+                Ok(p) => state.running = Some(p),
+                Err(e) => {
+                    // Keep the old configuration, disabled, as nothing runs now.
+                    state.cfg.enabled = false;
+                    return Err(e);
+                }
+            }
+        }
+        state.cfg = cfg;
+        Ok(())
+    }
+}
+
+fn show_version(_: &Control, buf: &mut ShowBuf<'_>) -> Result {
+    sysfs_emit!(buf, "{}\n", crate::VERSION)
+}
+
+fn show_enabled(c: &Control, buf: &mut ShowBuf<'_>) -> Result {
+    sysfs_emit!(buf, "{}\n", u8::from(c.config().enabled))
+}
+
+fn store_enabled(c: &Control, input: &[u8]) -> Result {
+    let on = parse::parse_bool(input).map_err(errno)?;
+    c.update(|cfg| {
+        cfg.enabled = on;
+        Ok(())
+    })
+}
+
+fn show_policy(c: &Control, buf: &mut ShowBuf<'_>) -> Result {
+    let current = c.config().pipeline.params.policy;
+    for (i, p) in Policy::ALL.into_iter().enumerate() {
+        let sep = if i == 0 { "" } else { " " };
+        if p == current {
+            sysfs_emit!(buf, "{sep}[{}]", p.name())?;
+        } else {
+            sysfs_emit!(buf, "{sep}{}", p.name())?;
+        }
+    }
+    sysfs_emit!(buf, "\n")
+}
+
+fn store_policy(c: &Control, input: &[u8]) -> Result {
+    let policy = Policy::from_name(input).ok_or(EINVAL)?;
+    c.update(|cfg| {
+        cfg.pipeline.params.policy = policy;
+        Ok(())
+    })
+}
+
+fn show_stages(c: &Control, buf: &mut ShowBuf<'_>) -> Result {
+    sysfs_emit!(buf, "{}\n", c.config().pipeline.stages)
+}
+
+fn store_stages(c: &Control, input: &[u8]) -> Result {
+    let n = parse::parse_u64(input, 1, MAX_STAGES as u64).map_err(errno)? as usize;
+    c.update(|cfg| {
+        cfg.pipeline.stages = n;
+        Ok(())
+    })
+}
+
+fn show_window(c: &Control, buf: &mut ShowBuf<'_>) -> Result {
+    sysfs_emit!(buf, "{}\n", c.config().pipeline.params.window_ns)
+}
+
+fn store_window(c: &Control, input: &[u8]) -> Result {
+    let ns = parse::parse_u64(input, 0, MAX_WINDOW_NS).map_err(errno)?;
+    c.update(|cfg| {
+        cfg.pipeline.params.window_ns = ns;
+        Ok(())
+    })
+}
+
+fn show_threshold(c: &Control, buf: &mut ShowBuf<'_>) -> Result {
+    sysfs_emit!(buf, "{}\n", c.config().pipeline.params.backlog_threshold)
+}
+
+fn store_threshold(c: &Control, input: &[u8]) -> Result {
+    let n = parse::parse_u64(input, 0, MAX_QUEUE_LEN).map_err(errno)? as u32;
+    c.update(|cfg| {
+        cfg.pipeline.params.backlog_threshold = n;
+        Ok(())
+    })
+}
+
+fn show_queue_len(c: &Control, buf: &mut ShowBuf<'_>) -> Result {
+    sysfs_emit!(buf, "{}\n", c.config().pipeline.queue_len)
+}
+
+fn store_queue_len(c: &Control, input: &[u8]) -> Result {
+    let n = parse::parse_u64(input, 1, MAX_QUEUE_LEN).map_err(errno)? as u32;
+    c.update(|cfg| {
+        cfg.pipeline.queue_len = n;
+        Ok(())
+    })
+}
+
+fn show_hook(c: &Control, buf: &mut ShowBuf<'_>) -> Result {
+    sysfs_emit!(buf, "{}\n", c.config().pipeline.hook.name())
+}
+
+fn store_hook(c: &Control, input: &[u8]) -> Result {
+    let hook = HookPoint::parse(input).map_err(errno)?;
+    c.update(|cfg| {
+        cfg.pipeline.hook = hook;
+        Ok(())
+    })
+}
+
+fn show_match(c: &Control, buf: &mut ShowBuf<'_>) -> Result {
+    sysfs_emit!(buf, "{}\n", c.config().pipeline.matcher)
+}
+
+fn store_match(c: &Control, input: &[u8]) -> Result {
+    let m = Match::parse(input).map_err(errno)?;
+    c.update(|cfg| {
+        cfg.pipeline.matcher = m;
+        Ok(())
+    })
+}
+
+fn show_rules(c: &Control, buf: &mut ShowBuf<'_>) -> Result {
+    for rule in c.config().pipeline.rules.iter() {
+        sysfs_emit!(buf, "{rule}\n")?;
+    }
+    Ok(())
+}
+
+fn store_rules(c: &Control, input: &[u8]) -> Result {
+    let rules = Rules::parse(input).map_err(errno)?;
+    c.update(|cfg| {
+        cfg.pipeline.rules = rules;
+        Ok(())
+    })
+}
+
+/// The files of `/sys/kernel/vigil/`.
+pub(crate) static ROOT_ATTRS: [Attr<Control>; 10] = [
+    Attr::ro(c"version", show_version),
+    Attr::rw(c"enabled", show_enabled, store_enabled),
+    Attr::rw(c"policy", show_policy, store_policy),
+    Attr::rw(c"stages", show_stages, store_stages),
+    Attr::rw(c"poll_window_ns", show_window, store_window),
+    Attr::rw(c"backlog_threshold", show_threshold, store_threshold),
+    Attr::rw(c"queue_len", show_queue_len, store_queue_len),
+    Attr::rw(c"hook", show_hook, store_hook),
+    Attr::rw(c"match", show_match, store_match),
+    Attr::rw(c"rules", show_rules, store_rules),
+];
+
+fn show_counter(buf: &mut ShowBuf<'_>, v: u64) -> Result {
+    sysfs_emit!(buf, "{v}\n")
+}
+
+fn show_seen(c: &Control, buf: &mut ShowBuf<'_>) -> Result {
+    show_counter(buf, c.stats.seen())
+}
+
+fn show_entered(c: &Control, buf: &mut ShowBuf<'_>) -> Result {
+    show_counter(buf, c.stats.totals().entered)
+}
+
+fn show_delivered(c: &Control, buf: &mut ShowBuf<'_>) -> Result {
+    show_counter(buf, c.stats.totals().delivered)
+}
+
+fn show_dropped(c: &Control, buf: &mut ShowBuf<'_>) -> Result {
+    show_counter(buf, c.stats.totals().dropped_total())
+}
+
+fn show_in_flight(c: &Control, buf: &mut ShowBuf<'_>) -> Result {
+    show_counter(buf, c.stats.totals().in_flight())
+}
+
+fn show_drops(c: &Control, buf: &mut ShowBuf<'_>) -> Result {
+    let t = c.stats.totals();
+    for (reason, n) in DropReason::ALL.iter().zip(t.dropped) {
+        sysfs_emit!(buf, "{} {n}\n", reason.name())?;
+    }
+    Ok(())
+}
+
+/// One line per lane that saw packets: `lane entered delivered dropped in_flight`.
+fn show_lanes(c: &Control, buf: &mut ShowBuf<'_>) -> Result {
+    sysfs_emit!(buf, "lane entered delivered dropped in_flight\n")?;
+    for (lane, s) in c.stats.lane_snapshots() {
+        if s.entered == 0 {
+            continue;
+        }
+        sysfs_emit!(
+            buf,
+            "{lane} {} {} {} {}\n",
+            s.entered,
+            s.delivered,
+            s.dropped_total(),
+            s.in_flight()
+        )?;
+    }
+    Ok(())
+}
+
+/// The per-stage per-CPU table's header.
+const STAGE_HEADER: &str = "stage cpu packets polls empty_polls empty_poll_ns \
+    resched_head_ahead resched_upstream_backlog resched_window completions \
+    wakeups_sent wakeups_received\n";
+
+fn emit_stage_rows(c: &Control, buf: &mut ShowBuf<'_>, stages: core::ops::Range<usize>) -> Result {
+    use kernel::sync::atomic::Relaxed;
+    for stage in stages {
+        for cpu in 0..c.stats.nr_cpus() as u32 {
+            let s = c.stats.stage(stage, cpu);
+            if s.is_idle() {
+                continue;
+            }
+            let r = |reason: Reason| s.reschedules[reason.index()].load(Relaxed);
+            sysfs_emit!(
+                buf,
+                "{stage} {cpu} {} {} {} {} {} {} {} {} {} {}\n",
+                s.packets.load(Relaxed),
+                s.polls.load(Relaxed),
+                s.empty_polls.load(Relaxed),
+                s.empty_poll_ns.load(Relaxed),
+                r(Reason::HeadAhead),
+                r(Reason::UpstreamBacklog),
+                r(Reason::Window),
+                s.completions.load(Relaxed),
+                s.wakeups_sent.load(Relaxed),
+                s.wakeups_received.load(Relaxed),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn show_stage_table(c: &Control, buf: &mut ShowBuf<'_>) -> Result {
+    buf.write_str(STAGE_HEADER).map_err(|_| EFBIG)?;
+    emit_stage_rows(c, buf, 0..MAX_STAGES)
+}
+
+/// One line per stage that ran: `stage` then the count of each log2 latency bucket.
+fn show_latency(c: &Control, buf: &mut ShowBuf<'_>) -> Result {
+    use kernel::sync::atomic::Relaxed;
+    for stage in 0..MAX_STAGES {
+        let mut counts = [0u64; BUCKETS];
+        for cpu in 0..c.stats.nr_cpus() as u32 {
+            for (sum, b) in counts.iter_mut().zip(&c.stats.stage(stage, cpu).latency) {
+                *sum += b.load(Relaxed);
+            }
+        }
+        if counts.iter().all(|&n| n == 0) {
+            continue;
+        }
+        sysfs_emit!(buf, "{stage}")?;
+        for n in counts {
+            sysfs_emit!(buf, " {n}")?;
+        }
+        sysfs_emit!(buf, "\n")?;
+    }
+    Ok(())
+}
+
+fn store_reset(c: &Control, input: &[u8]) -> Result {
+    match parse::parse_bool(input) {
+        Ok(true) => {
+            c.stats.reset();
+            Ok(())
+        }
+        Ok(false) => Err(EINVAL),
+        Err(e) => Err(errno(e)),
+    }
+}
+
+/// The files of `/sys/kernel/vigil/stats/`.
+pub(crate) static STATS_ATTRS: [Attr<Control>; 10] = [
+    Attr::ro(c"seen", show_seen),
+    Attr::ro(c"entered", show_entered),
+    Attr::ro(c"delivered", show_delivered),
+    Attr::ro(c"dropped", show_dropped),
+    Attr::ro(c"in_flight", show_in_flight),
+    Attr::ro(c"drops", show_drops),
+    Attr::ro(c"lanes", show_lanes),
+    Attr::ro(c"stages", show_stage_table),
+    Attr::ro(c"latency", show_latency),
+    Attr {
+        name: c"reset",
+        mode: MODE_WO,
+        show: None,
+        store: Some(store_reset),
+    },
+];
+
+/// What a `stageN/` directory's files act on.
+pub(crate) struct StageDir {
+    control: Arc<Control>,
+    index: usize,
+}
+
+impl StageDir {
+    /// The directory of stage `index`.
+    pub(crate) fn new(control: Arc<Control>, index: usize) -> Self {
+        Self { control, index }
+    }
+
+    fn stage(&self) -> StageConfig {
+        self.control.config().pipeline.stage[self.index]
+    }
+
+    fn update(&self, change: impl FnOnce(&mut StageConfig)) -> Result {
+        self.control.update(|cfg| {
+            change(&mut cfg.pipeline.stage[self.index]);
+            Ok(())
+        })
+    }
+}
+
+fn show_cpus(s: &StageDir, buf: &mut ShowBuf<'_>) -> Result {
+    sysfs_emit!(buf, "{}\n", s.stage().cpus)
+}
+
+fn store_cpus(s: &StageDir, input: &[u8]) -> Result {
+    let cpus = CpuList::parse(input, s.control.nr_cpus).map_err(errno)?;
+    s.update(|st| st.cpus = cpus)
+}
+
+fn show_ops(s: &StageDir, buf: &mut ShowBuf<'_>) -> Result {
+    sysfs_emit!(buf, "{}\n", s.stage().ops)
+}
+
+fn store_ops(s: &StageDir, input: &[u8]) -> Result {
+    let ops = Ops::parse(input).map_err(errno)?;
+    s.update(|st| st.ops = ops)
+}
+
+fn show_work(s: &StageDir, buf: &mut ShowBuf<'_>) -> Result {
+    sysfs_emit!(buf, "{}\n", s.stage().work_ns)
+}
+
+fn store_work(s: &StageDir, input: &[u8]) -> Result {
+    let ns = parse::parse_u64(input, 0, MAX_WORK_NS).map_err(errno)?;
+    s.update(|st| st.work_ns = ns)
+}
+
+fn show_stage_stats(s: &StageDir, buf: &mut ShowBuf<'_>) -> Result {
+    buf.write_str(STAGE_HEADER).map_err(|_| EFBIG)?;
+    emit_stage_rows(&s.control, buf, s.index..s.index + 1)
+}
+
+/// The files of `/sys/kernel/vigil/stageN/`.
+pub(crate) static STAGE_ATTRS: [Attr<StageDir>; 4] = [
+    Attr::rw(c"cpus", show_cpus, store_cpus),
+    Attr::rw(c"ops", show_ops, store_ops),
+    Attr::rw(c"work_ns", show_work, store_work),
+    Attr::ro(c"stats", show_stage_stats),
+];
+
+/// The names of the stage directories.
+pub(crate) static STAGE_NAMES: [&kernel::str::CStr; MAX_STAGES] = [
+    c"stage0", c"stage1", c"stage2", c"stage3", c"stage4", c"stage5", c"stage6", c"stage7",
+];
