@@ -1,21 +1,116 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! `vigil load`: UDP datagrams to a local receiver, each carrying its sequence number, so that
-//! loss and reordering are seen.
+//! `vigil load`: UDP datagrams from several flows to a receiver, each carrying its flow and
+//! sequence number, so that loss and reordering within a flow are seen.
+//!
+//! The sender and the receiver may run in one process (`--mode both`, the default) or apart
+//! (`--mode send` and `--mode recv`, for example in two network namespaces).
 
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
-/// What to send.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Options {
-    /// Where to send; a receiver is bound there.
-    pub dst: SocketAddr,
-    /// How many datagrams.
-    pub count: u64,
-    /// Bytes of payload per datagram (at least 8, for the sequence number).
-    pub size: usize,
+/// Who this process is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Send and receive.
+    Both,
+    /// Send only.
+    Send,
+    /// Receive only.
+    Recv,
 }
+
+/// When datagrams are sent.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Profile {
+    /// As fast as possible.
+    Flood,
+    /// A steady rate, datagrams per second.
+    Steady(u64),
+    /// `burst` datagrams back to back, then a gap, repeated.
+    Bursts {
+        /// Datagrams per burst.
+        burst: u64,
+        /// Microseconds from one burst's start to the next's.
+        gap_us: u64,
+    },
+    /// Poisson arrivals at a mean rate, datagrams per second.
+    Poisson(u64),
+}
+
+/// A seeded xorshift64 generator: the same seed gives the same traffic.
+struct Rng(u64);
+
+impl Rng {
+    fn next_f64(&mut self) -> f64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        // 53 random bits in (0, 1].
+        ((self.0 >> 11) + 1) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// Send offsets from the start, datagram by datagram.
+pub struct Schedule {
+    profile: Profile,
+    rng: Rng,
+    t: f64,
+}
+
+impl Schedule {
+    /// The schedule of `profile`, seeded with `seed` (Poisson only).
+    pub fn new(profile: Profile, seed: u64) -> Self {
+        Self {
+            profile,
+            rng: Rng(seed | 1),
+            t: 0.0,
+        }
+    }
+
+    /// When datagram `i` is due (they must be asked for in order).
+    pub fn due(&mut self, i: u64) -> Duration {
+        match self.profile {
+            Profile::Flood => Duration::ZERO,
+            Profile::Steady(pps) => Duration::from_secs_f64(i as f64 / pps.max(1) as f64),
+            Profile::Bursts { burst, gap_us } => {
+                Duration::from_micros((i / burst.max(1)).saturating_mul(gap_us))
+            }
+            Profile::Poisson(pps) => {
+                if i > 0 {
+                    self.t += -self.rng.next_f64().ln() / pps.max(1) as f64;
+                }
+                Duration::from_secs_f64(self.t)
+            }
+        }
+    }
+}
+
+/// What to send or expect.
+#[derive(Debug, PartialEq)]
+pub struct Options {
+    /// Where to send, and where the receiver binds.
+    pub dst: SocketAddr,
+    /// How many datagrams in all.
+    pub count: u64,
+    /// Bytes of payload per datagram (at least 20, for the header).
+    pub size: usize,
+    /// Flows (source sockets) the datagrams are spread over, round robin.
+    pub flows: u32,
+    /// When to send.
+    pub profile: Profile,
+    /// Seed of the Poisson profile.
+    pub seed: u64,
+    /// Report as JSON.
+    pub json: bool,
+    /// Who this process is.
+    pub mode: Mode,
+    /// How long the receiver waits for the last datagram.
+    pub timeout: Duration,
+}
+
+/// Sequence (8 bytes), flow (4), send time in ns since the epoch (8), all big-endian.
+const HEADER: usize = 20;
 
 impl Options {
     /// Parses `load`'s arguments.
@@ -24,9 +119,21 @@ impl Options {
             dst: SocketAddr::from(([127, 0, 0, 1], 9000)),
             count: 1000,
             size: 64,
+            flows: 1,
+            profile: Profile::Flood,
+            seed: 1,
+            json: false,
+            mode: Mode::Both,
+            timeout: Duration::from_secs(2),
         };
         let mut it = args.iter();
+        let mut burst = None;
+        let mut gap_us = None;
         while let Some(flag) = it.next() {
+            if flag == "--json" {
+                opts.json = true;
+                continue;
+            }
             let value = it
                 .next()
                 .ok_or_else(|| format!("load: {flag} needs a value"))?;
@@ -35,96 +142,238 @@ impl Options {
                 "--dst" => opts.dst = value.parse().map_err(|e| bad(&e))?,
                 "--count" => opts.count = value.parse().map_err(|e| bad(&e))?,
                 "--size" => opts.size = value.parse().map_err(|e| bad(&e))?,
+                "--flows" => opts.flows = value.parse().map_err(|e| bad(&e))?,
+                "--rate" => opts.profile = Profile::Steady(value.parse().map_err(|e| bad(&e))?),
+                "--poisson" => opts.profile = Profile::Poisson(value.parse().map_err(|e| bad(&e))?),
+                "--burst" => burst = Some(value.parse().map_err(|e| bad(&e))?),
+                "--gap-us" => gap_us = Some(value.parse().map_err(|e| bad(&e))?),
+                "--seed" => opts.seed = value.parse().map_err(|e| bad(&e))?,
+                "--timeout" => {
+                    let secs: f64 = value.parse().map_err(|e| bad(&e))?;
+                    if !(0.0..=3600.0).contains(&secs) {
+                        return Err(bad(&"not in 0..=3600"));
+                    }
+                    opts.timeout = Duration::from_secs_f64(secs);
+                }
+                "--mode" => {
+                    opts.mode = match value.as_str() {
+                        "both" => Mode::Both,
+                        "send" => Mode::Send,
+                        "recv" => Mode::Recv,
+                        _ => return Err(bad(&"not both, send or recv")),
+                    }
+                }
                 _ => return Err(format!("load: unknown option {flag}")),
             }
         }
-        if !(8..=65000).contains(&opts.size) {
-            return Err(format!("load: --size {} is not in 8..=65000", opts.size));
+        match (burst, gap_us) {
+            (Some(burst), Some(gap_us)) if burst > 0 => {
+                opts.profile = Profile::Bursts { burst, gap_us }
+            }
+            (None, None) => {}
+            _ => return Err("load: --burst B (B > 0) and --gap-us G go together".into()),
+        }
+        if matches!(opts.profile, Profile::Steady(0) | Profile::Poisson(0)) {
+            return Err("load: a rate must be above 0".into());
+        }
+        if !(HEADER..=65000).contains(&opts.size) {
+            return Err(format!(
+                "load: --size {} is not in {HEADER}..=65000",
+                opts.size
+            ));
+        }
+        if !(1..=1024).contains(&opts.flows) {
+            return Err(format!("load: --flows {} is not in 1..=1024", opts.flows));
         }
         Ok(opts)
     }
 }
 
-/// What came back.
+/// What was sent and what came back.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Report {
     /// Datagrams sent.
     pub sent: u64,
     /// Datagrams received.
     pub received: u64,
-    /// Received with a lower sequence number than one received before.
+    /// Received with a lower sequence number than one received before in the same flow.
     pub out_of_order: u64,
+    /// One-way latencies of the received datagrams, nanoseconds.
+    pub latencies: Vec<u64>,
 }
 
-/// Sends `opts.count` datagrams and collects them; waits up to a second after the last.
-pub fn exchange(opts: &Options) -> Result<Report, String> {
-    let rx = UdpSocket::bind(opts.dst).map_err(|e| format!("bind {}: {e}", opts.dst))?;
-    let any: SocketAddr = if opts.dst.is_ipv4() {
-        "0.0.0.0:0".parse().map_err(|e| format!("{e}"))?
-    } else {
-        "[::]:0".parse().map_err(|e| format!("{e}"))?
-    };
-    let tx = UdpSocket::bind(any).map_err(|e| format!("bind {any}: {e}"))?;
-    rx.set_read_timeout(Some(Duration::from_millis(50)))
-        .map_err(|e| e.to_string())?;
-    let mut report = Report::default();
-    let mut payload = vec![0u8; opts.size];
-    let mut buf = vec![0u8; 65536];
-    let mut highest: Option<u64> = None;
-    let mut receive = |report: &mut Report, wait: bool| -> Result<bool, String> {
-        if !wait {
-            rx.set_nonblocking(true).map_err(|e| e.to_string())?;
+/// Nanoseconds since the epoch: comparable between a sender and a receiver on one host.
+fn wall_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// The `permille`/1000 quantile of `sorted` by nearest rank.
+pub fn quantile(sorted: &[u64], permille: u64) -> Option<u64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = (permille.min(1000) * sorted.len() as u64)
+        .div_ceil(1000)
+        .max(1);
+    sorted.get(rank as usize - 1).copied()
+}
+
+/// Receives datagrams and keeps per-flow order.
+struct Receiver {
+    socket: UdpSocket,
+    highest: Vec<Option<u64>>,
+    buf: Vec<u8>,
+}
+
+impl Receiver {
+    fn bind(addr: SocketAddr, flows: u32) -> Result<Self, String> {
+        let socket = UdpSocket::bind(addr).map_err(|e| format!("bind {addr}: {e}"))?;
+        Ok(Self {
+            socket,
+            highest: vec![None; flows as usize],
+            buf: vec![0u8; 65536],
+        })
+    }
+
+    /// Takes one datagram if one comes within `wait` (`None`: only if one is there now).
+    fn receive(&mut self, report: &mut Report, wait: Option<Duration>) -> Result<bool, String> {
+        let s = &self.socket;
+        match wait {
+            None => s.set_nonblocking(true),
+            Some(d) => s
+                .set_nonblocking(false)
+                .and_then(|()| s.set_read_timeout(Some(d.max(Duration::from_millis(1))))),
         }
-        let got = match rx.recv(&mut buf) {
-            Ok(n) if n >= 8 => {
-                let mut seq = [0u8; 8];
-                seq.copy_from_slice(&buf[..8]);
-                let seq = u64::from_be_bytes(seq);
+        .map_err(|e| e.to_string())?;
+        match s.recv(&mut self.buf) {
+            Ok(n) if n >= HEADER => {
+                let seq = u64::from_be_bytes(self.buf[..8].try_into().map_err(|_| "short")?);
+                let flow = u32::from_be_bytes(self.buf[8..12].try_into().map_err(|_| "short")?);
+                let sent = u64::from_be_bytes(self.buf[12..20].try_into().map_err(|_| "short")?);
+                report.latencies.push(wall_ns().saturating_sub(sent));
                 report.received += 1;
-                if highest.is_some_and(|h| seq < h) {
-                    report.out_of_order += 1;
+                if let Some(h) = self.highest.get_mut(flow as usize) {
+                    if h.is_some_and(|h| seq <= h) {
+                        report.out_of_order += 1;
+                    }
+                    *h = Some(h.map_or(seq, |h| h.max(seq)));
                 }
-                highest = Some(highest.map_or(seq, |h| h.max(seq)));
-                true
+                Ok(true)
             }
-            Ok(_) => true,
+            Ok(_) => Ok(true),
             Err(e)
                 if matches!(
                     e.kind(),
                     std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
                 ) =>
             {
-                false
+                Ok(false)
             }
-            Err(e) => return Err(format!("recv: {e}")),
-        };
-        if !wait {
-            rx.set_nonblocking(false).map_err(|e| e.to_string())?;
+            Err(e) => Err(format!("recv: {e}")),
         }
-        Ok(got)
-    };
-    for seq in 0..opts.count {
-        payload[..8].copy_from_slice(&seq.to_be_bytes());
-        tx.send_to(&payload, opts.dst)
-            .map_err(|e| format!("send to {}: {e}", opts.dst))?;
-        report.sent += 1;
-        // Drain as we go, so that the receive buffer never overflows.
-        while receive(&mut report, false)? {}
     }
-    let deadline = Instant::now() + Duration::from_secs(1);
-    while report.received < report.sent && Instant::now() < deadline {
-        receive(&mut report, true)?;
+}
+
+fn sender_sockets(opts: &Options) -> Result<Vec<UdpSocket>, String> {
+    let any: SocketAddr = if opts.dst.is_ipv4() {
+        SocketAddr::from(([0, 0, 0, 0], 0))
+    } else {
+        SocketAddr::from(([0u16; 8], 0))
+    };
+    (0..opts.flows)
+        .map(|_| UdpSocket::bind(any).map_err(|e| format!("bind {any}: {e}")))
+        .collect()
+}
+
+/// Runs the exchange as `opts.mode` says.
+pub fn exchange(opts: &Options) -> Result<Report, String> {
+    let mut report = Report::default();
+    let mut rx = match opts.mode {
+        Mode::Send => None,
+        _ => Some(Receiver::bind(opts.dst, opts.flows)?),
+    };
+    if opts.mode != Mode::Recv {
+        let tx = sender_sockets(opts)?;
+        let mut payload = vec![0u8; opts.size];
+        let mut schedule = Schedule::new(opts.profile, opts.seed);
+        let start = Instant::now();
+        for seq in 0..opts.count {
+            let flow = (seq % u64::from(opts.flows)) as u32;
+            let due = schedule.due(seq);
+            while start.elapsed() < due {
+                if let Some(rx) = rx.as_mut() {
+                    rx.receive(&mut report, None)?;
+                } else {
+                    std::hint::spin_loop();
+                }
+            }
+            payload[..8].copy_from_slice(&seq.to_be_bytes());
+            payload[8..12].copy_from_slice(&flow.to_be_bytes());
+            payload[12..20].copy_from_slice(&wall_ns().to_be_bytes());
+            tx[flow as usize]
+                .send_to(&payload, opts.dst)
+                .map_err(|e| format!("send to {}: {e}", opts.dst))?;
+            report.sent += 1;
+            // Drain as we go, so that the receive buffer never overflows.
+            if let Some(rx) = rx.as_mut() {
+                while rx.receive(&mut report, None)? {}
+            }
+        }
+    }
+    if let Some(rx) = rx.as_mut() {
+        let expect = opts.count;
+        let mut deadline = Instant::now() + opts.timeout;
+        while report.received < expect {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            if rx.receive(&mut report, Some(deadline - now))? {
+                // Traffic still flows: wait the full timeout after each datagram.
+                deadline = Instant::now() + opts.timeout;
+            }
+        }
     }
     Ok(report)
 }
 
 /// Runs the exchange and prints the report.
 pub fn run(opts: &Options) -> Result<(), String> {
-    let r = exchange(opts)?;
-    println!(
-        "sent {} received {} out_of_order {}",
-        r.sent, r.received, r.out_of_order
-    );
+    let mut r = exchange(opts)?;
+    r.latencies.sort_unstable();
+    if opts.json {
+        use crate::json::Json;
+        let q = |p| quantile(&r.latencies, p).map_or(Json::Null, Json::Int);
+        let v = Json::obj([
+            ("sent", Json::Int(r.sent)),
+            ("received", Json::Int(r.received)),
+            ("out_of_order", Json::Int(r.out_of_order)),
+            ("latency_p50_ns", q(500)),
+            ("latency_p99_ns", q(990)),
+            ("latency_p999_ns", q(999)),
+        ]);
+        println!("{v}");
+        return Ok(());
+    }
+    if opts.mode != Mode::Send && !r.latencies.is_empty() {
+        let q = |p| quantile(&r.latencies, p).unwrap_or(0) / 1000;
+        eprintln!(
+            "latency p50 {}us p99 {}us p999 {}us",
+            q(500),
+            q(990),
+            q(999)
+        );
+    }
+    match opts.mode {
+        Mode::Send => println!("sent {}", r.sent),
+        Mode::Recv => println!("received {} out_of_order {}", r.received, r.out_of_order),
+        Mode::Both => println!(
+            "sent {} received {} out_of_order {}",
+            r.sent, r.received, r.out_of_order
+        ),
+    }
     Ok(())
 }
 
@@ -138,31 +387,133 @@ mod tests {
 
     #[test]
     fn parses_options_and_rejects_bad_ones() {
-        let o = Options::parse(&args("--dst [::1]:7000 --count 5 --size 100")).unwrap();
+        let o = Options::parse(&args(
+            "--dst [::1]:7000 --count 5 --size 100 --flows 3 --rate 50 --mode recv --timeout 0.5",
+        ))
+        .unwrap();
         assert_eq!(o.dst, "[::1]:7000".parse().unwrap());
-        assert_eq!((o.count, o.size), (5, 100));
-        assert!(Options::parse(&args("--size 4")).is_err());
-        assert!(Options::parse(&args("--count")).is_err());
-        assert!(Options::parse(&args("--count x")).is_err());
-        assert!(Options::parse(&args("--rate 5")).is_err());
+        assert_eq!((o.count, o.size, o.flows), (5, 100, 3));
+        assert_eq!(o.profile, Profile::Steady(50));
+        assert_eq!(o.mode, Mode::Recv);
+        assert_eq!(o.timeout, Duration::from_millis(500));
+        let b = Options::parse(&args("--burst 8 --gap-us 200 --json")).unwrap();
+        assert_eq!(
+            b.profile,
+            Profile::Bursts {
+                burst: 8,
+                gap_us: 200
+            }
+        );
+        assert!(b.json);
+        for bad in [
+            "--size 8",
+            "--burst 8",
+            "--burst 0 --gap-us 5",
+            "--rate 0",
+            "--count",
+            "--count x",
+            "--flows 0",
+            "--mode sideways",
+            "--timeout -1",
+            "--bogus 5",
+        ] {
+            assert!(Options::parse(&args(bad)).is_err(), "{bad}");
+        }
     }
 
-    #[test]
-    fn loopback_exchange_receives_everything_in_order() {
-        // Port 0 cannot be used as a destination: find a free port first.
-        let port = UdpSocket::bind("127.0.0.1:0")
+    fn free_port() -> u16 {
+        UdpSocket::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
-            .port();
+            .port()
+    }
+
+    #[test]
+    fn loopback_exchange_receives_every_flow_in_order() {
         let opts = Options {
-            dst: SocketAddr::from(([127, 0, 0, 1], port)),
-            count: 200,
+            dst: SocketAddr::from(([127, 0, 0, 1], free_port())),
+            count: 300,
             size: 32,
+            flows: 3,
+            profile: Profile::Flood,
+            seed: 1,
+            json: false,
+            mode: Mode::Both,
+            timeout: Duration::from_secs(1),
         };
         let r = exchange(&opts).unwrap();
-        assert_eq!(r.sent, 200);
-        assert_eq!(r.received, 200);
-        assert_eq!(r.out_of_order, 0);
+        assert_eq!((r.sent, r.received, r.out_of_order), (300, 300, 0));
+        assert_eq!(r.latencies.len(), 300);
+    }
+
+    #[test]
+    fn schedules_follow_their_profiles() {
+        let mut s = Schedule::new(Profile::Steady(1000), 1);
+        assert_eq!(s.due(0), Duration::ZERO);
+        assert_eq!(s.due(250), Duration::from_millis(250));
+        let mut b = Schedule::new(
+            Profile::Bursts {
+                burst: 4,
+                gap_us: 100,
+            },
+            1,
+        );
+        let dues: Vec<_> = (0..9).map(|i| b.due(i).as_micros()).collect();
+        assert_eq!(dues, [0, 0, 0, 0, 100, 100, 100, 100, 200]);
+        // Poisson: non-decreasing, mean spacing close to 1/rate, same seed same times.
+        let times = |seed| {
+            let mut p = Schedule::new(Profile::Poisson(10_000), seed);
+            (0..20_000).map(|i| p.due(i)).collect::<Vec<_>>()
+        };
+        let a = times(7);
+        assert!(a.windows(2).all(|w| w[0] <= w[1]));
+        let mean_us = a[19_999].as_secs_f64() / 19_999.0 * 1e6;
+        assert!((90.0..110.0).contains(&mean_us), "{mean_us}");
+        assert_eq!(a, times(7));
+        assert_ne!(a, times(8));
+    }
+
+    #[test]
+    fn quantiles_by_nearest_rank() {
+        let v: Vec<u64> = (1..=1000).collect();
+        assert_eq!(quantile(&v, 500), Some(500));
+        assert_eq!(quantile(&v, 990), Some(990));
+        assert_eq!(quantile(&v, 1000), Some(1000));
+        assert_eq!(quantile(&v, 0), Some(1));
+        assert_eq!(quantile(&[], 500), None);
+    }
+
+    #[test]
+    fn separate_sender_and_receiver_agree() {
+        let dst = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let recv = Options {
+            dst,
+            count: 200,
+            size: 32,
+            flows: 2,
+            profile: Profile::Flood,
+            seed: 1,
+            json: false,
+            mode: Mode::Recv,
+            timeout: Duration::from_secs(2),
+        };
+        let receiver = std::thread::spawn(move || exchange(&recv).unwrap());
+        // Let the receiver bind before sending.
+        std::thread::sleep(Duration::from_millis(100));
+        let send = Options {
+            dst,
+            count: 200,
+            size: 32,
+            flows: 2,
+            profile: Profile::Steady(20_000),
+            seed: 1,
+            json: false,
+            mode: Mode::Send,
+            timeout: Duration::from_secs(1),
+        };
+        assert_eq!(exchange(&send).unwrap().sent, 200);
+        let r = receiver.join().unwrap();
+        assert_eq!((r.received, r.out_of_order), (200, 0));
     }
 }

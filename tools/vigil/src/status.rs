@@ -1,70 +1,223 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! `vigil status`: the module's version and counters.
+//! `vigil status [--json]`: the configuration and the headline statistics.
 
-use std::path::{Path, PathBuf};
+use crate::json::Json;
+use crate::sysfs::Sysfs;
 
-/// The sysfs directory of vigil.ko, or `VIGIL_SYSFS`.
-pub fn sysfs_root() -> PathBuf {
-    std::env::var_os("VIGIL_SYSFS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/sys/kernel/vigil"))
+/// Top-level settings, in the order shown.
+const SETTINGS: [&str; 9] = [
+    "enabled",
+    "policy",
+    "stages",
+    "poll_window_ns",
+    "backlog_threshold",
+    "queue_len",
+    "hook",
+    "match",
+    "version",
+];
+const STAGE_SETTINGS: [&str; 3] = ["cpus", "ops", "work_ns"];
+const HEADLINE: [&str; 5] = ["seen", "entered", "delivered", "dropped", "in_flight"];
+
+/// What `status` shows.
+#[derive(Debug, PartialEq)]
+pub struct Status {
+    /// `(name, value)` of the top-level settings; the policy without its brackets.
+    pub settings: Vec<(String, String)>,
+    /// Per stage in use: cpus, ops, work_ns.
+    pub stages: Vec<[String; 3]>,
+    /// The rule table, one rule per line.
+    pub rules: Vec<String>,
+    /// `(name, value)` of the headline counters.
+    pub headline: Vec<(String, u64)>,
 }
 
-fn read_attr(root: &Path, name: &str) -> Result<String, String> {
-    let path = root.join(name);
-    std::fs::read_to_string(&path)
-        .map(|s| s.trim_end().to_string())
-        .map_err(|e| format!("{}: {e}", path.display()))
+/// The current policy from `policy`'s "a [b] c" listing.
+pub fn current_policy(listing: &str) -> Option<&str> {
+    let start = listing.find('[')? + 1;
+    let end = listing[start..].find(']')? + start;
+    Some(&listing[start..end])
 }
 
-/// The status table, as lines of `name value`.
-pub fn render(root: &Path) -> Result<String, String> {
-    if !root.is_dir() {
-        return Err(format!("{} not found: is vigil.ko loaded?", root.display()));
+/// Reads the status.
+pub fn read(sysfs: &Sysfs) -> Result<Status, String> {
+    sysfs.check_loaded()?;
+    let mut settings = Vec::new();
+    for name in SETTINGS {
+        let mut value = sysfs.read(name)?;
+        if name == "policy" {
+            value = current_policy(&value)
+                .ok_or_else(|| format!("policy: no current policy in {value:?}"))?
+                .to_string();
+        }
+        settings.push((name.to_string(), value));
     }
-    let version = read_attr(root, "version")?;
-    let seen = read_attr(root, "stats/seen")?;
-    let seen: u64 = seen
-        .parse()
-        .map_err(|_| format!("stats/seen: not a number: {seen:?}"))?;
-    Ok(format!("version  {version}\nseen     {seen}\n"))
+    let n = sysfs.read_u64("stages")?;
+    let mut stages = Vec::new();
+    for k in 0..n {
+        let mut row: [String; 3] = Default::default();
+        for (v, s) in row.iter_mut().zip(STAGE_SETTINGS) {
+            *v = sysfs.read(&format!("stage{k}/{s}"))?;
+        }
+        stages.push(row);
+    }
+    let rules = sysfs.read("rules")?.lines().map(String::from).collect();
+    let mut headline = Vec::new();
+    for name in HEADLINE {
+        headline.push((name.to_string(), sysfs.read_u64(&format!("stats/{name}"))?));
+    }
+    Ok(Status {
+        settings,
+        stages,
+        rules,
+        headline,
+    })
 }
 
-/// Prints the status table.
-pub fn run(root: &Path) -> Result<(), String> {
-    print!("{}", render(root)?);
+/// The readable table.
+pub fn render(s: &Status) -> String {
+    let mut out = String::new();
+    for (k, v) in &s.settings {
+        out += &format!("{k:<18} {v}\n");
+    }
+    out += &format!(
+        "{:<18} {}\n",
+        "rules",
+        if s.rules.is_empty() { "(none)" } else { "" }
+    );
+    for r in &s.rules {
+        out += &format!("  {r}\n");
+    }
+    out += &format!(
+        "\n{:<6} {:<12} {:<18} {}\n",
+        "stage", "cpus", "ops", "work_ns"
+    );
+    for (k, [cpus, ops, work]) in s.stages.iter().enumerate() {
+        out += &format!("{k:<6} {cpus:<12} {ops:<18} {work}\n");
+    }
+    out += "\n";
+    for (k, v) in &s.headline {
+        out += &format!("{k:<10} {v}\n");
+    }
+    out
+}
+
+/// The `--json` form.
+pub fn to_json(s: &Status) -> Json {
+    Json::obj([
+        (
+            "settings",
+            Json::obj(
+                s.settings
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Json::Str(v.clone()))),
+            ),
+        ),
+        (
+            "stages",
+            Json::Arr(
+                s.stages
+                    .iter()
+                    .map(|row| {
+                        Json::obj(
+                            STAGE_SETTINGS
+                                .iter()
+                                .zip(row)
+                                .map(|(k, v)| (*k, Json::Str(v.clone()))),
+                        )
+                    })
+                    .collect(),
+            ),
+        ),
+        (
+            "rules",
+            Json::Arr(s.rules.iter().map(|r| Json::Str(r.clone())).collect()),
+        ),
+        (
+            "stats",
+            Json::obj(s.headline.iter().map(|(k, v)| (k.clone(), Json::Int(*v)))),
+        ),
+    ])
+}
+
+/// Prints the status.
+pub fn run(sysfs: &Sysfs, json: bool) -> Result<(), String> {
+    let s = read(sysfs)?;
+    if json {
+        println!("{}", to_json(&s));
+    } else {
+        print!("{}", render(&s));
+    }
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
-    fn fake_sysfs(seen: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!(
-            "vigil-status-{}-{}",
-            std::process::id(),
-            seen.len()
-        ));
-        std::fs::create_dir_all(dir.join("stats")).unwrap();
-        std::fs::write(dir.join("version"), "0.1.0\n").unwrap();
-        std::fs::write(dir.join("stats/seen"), seen).unwrap();
+    fn fake_sysfs(tag: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("vigil-status-{}-{tag}", std::process::id()));
+        let w = |f: &str, v: &str| {
+            let p = dir.join(f);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, v).unwrap();
+        };
+        w("enabled", "1\n");
+        w("policy", "idle poll timeout [adaptive]\n");
+        w("stages", "2\n");
+        w("poll_window_ns", "50000\n");
+        w("backlog_threshold", "1\n");
+        w("queue_len", "1024\n");
+        w("hook", "prerouting\n");
+        w("match", "udp dport 9000-9100\n");
+        w("version", "0.2.0\n");
+        w("rules", "udp dport 9 drop\n");
+        for k in 0..2 {
+            w(&format!("stage{k}/cpus"), &format!("{k}\n"));
+            w(&format!("stage{k}/ops"), "parse\n");
+            w(&format!("stage{k}/work_ns"), "0\n");
+        }
+        for (i, f) in HEADLINE.iter().enumerate() {
+            w(&format!("stats/{f}"), &format!("{}\n", i * 10));
+        }
         dir
     }
 
     #[test]
-    fn renders_version_and_count() {
-        let dir = fake_sysfs("1234\n");
-        assert_eq!(render(&dir).unwrap(), "version  0.1.0\nseen     1234\n");
+    fn reads_and_renders_a_fake_sysfs() {
+        let dir = fake_sysfs("ok");
+        let s = read(&Sysfs::at(&dir)).unwrap();
+        assert_eq!(
+            s.settings[1],
+            ("policy".to_string(), "adaptive".to_string())
+        );
+        assert_eq!(s.stages.len(), 2);
+        assert_eq!(s.stages[1], ["1".to_string(), "parse".into(), "0".into()]);
+        let text = render(&s);
+        assert!(
+            text.contains("match              udp dport 9000-9100\n"),
+            "{text}"
+        );
+        assert!(text.contains("  udp dport 9 drop\n"));
+        assert!(text.contains("in_flight  40\n"));
+        let json = to_json(&s).to_string();
+        assert!(json.contains(r#""policy":"adaptive""#), "{json}");
+        assert!(json.contains(r#""in_flight":40"#));
         std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
     fn reports_garbage_and_absence() {
-        let dir = fake_sysfs("x\n");
-        assert!(render(&dir).unwrap_err().contains("not a number"));
+        let dir = fake_sysfs("bad");
+        std::fs::write(dir.join("stats/entered"), "x\n").unwrap();
+        assert!(read(&Sysfs::at(&dir)).unwrap_err().contains("not a number"));
         std::fs::remove_dir_all(&dir).unwrap();
-        assert!(render(&dir).unwrap_err().contains("is vigil.ko loaded?"));
+        assert!(read(&Sysfs::at(&dir))
+            .unwrap_err()
+            .contains("is vigil.ko loaded?"));
+        assert_eq!(current_policy("a [b] c"), Some("b"));
+        assert_eq!(current_policy("a b"), None);
     }
 }

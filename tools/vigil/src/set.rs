@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `vigil set KEY=VALUE...`: every value is checked with the module's own parsers before any
+//! is written; then they are written in order, stopping at the first the kernel refuses.
+
+use crate::sysfs::Sysfs;
+use vigil_core::config::{
+    CpuList, HookPoint, Match, Ops, Rules, MAX_CPUS, MAX_QUEUE_LEN, MAX_STAGES, MAX_WINDOW_NS,
+    MAX_WORK_NS,
+};
+use vigil_core::parse::{parse_bool, parse_u64, ParseError};
+use vigil_core::policy::Policy;
+
+/// One checked write.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Setting {
+    /// The sysfs file, relative to `/sys/kernel/vigil`.
+    pub file: String,
+    /// What to write.
+    pub value: String,
+}
+
+fn why(e: ParseError) -> &'static str {
+    match e {
+        ParseError::Invalid => "invalid value (EINVAL)",
+        ParseError::OutOfRange => "out of range (ERANGE)",
+    }
+}
+
+/// Checks `value` for the top-level file `key`.
+fn check_top(key: &str, value: &[u8]) -> Result<(), String> {
+    let r = match key {
+        "enabled" => parse_bool(value).map(drop),
+        "policy" => Policy::from_name(value)
+            .map(drop)
+            .ok_or(ParseError::Invalid),
+        "stages" => parse_u64(value, 1, MAX_STAGES as u64).map(drop),
+        "poll_window_ns" => parse_u64(value, 0, MAX_WINDOW_NS).map(drop),
+        "backlog_threshold" => parse_u64(value, 0, MAX_QUEUE_LEN).map(drop),
+        "queue_len" => parse_u64(value, 1, MAX_QUEUE_LEN).map(drop),
+        "hook" => HookPoint::parse(value).map(drop),
+        "match" => Match::parse(value).map(drop),
+        "rules" => Rules::parse(value).map(drop),
+        _ => return Err(format!("unknown setting {key}")),
+    };
+    r.map_err(|e| format!("{key}: {}", why(e)))
+}
+
+/// Checks `value` for `stageN/key`.
+fn check_stage(key: &str, value: &[u8], nr_cpus: u32) -> Result<(), String> {
+    let r = match key {
+        "cpus" => CpuList::parse(value, nr_cpus).map(drop),
+        "ops" => Ops::parse(value).map(drop),
+        "work_ns" => parse_u64(value, 0, MAX_WORK_NS).map(drop),
+        _ => return Err(format!("unknown stage setting {key}")),
+    };
+    r.map_err(|e| format!("{key}: {}", why(e)))
+}
+
+/// Parses and checks `KEY=VALUE` arguments. Stage settings are `stageN.KEY` or
+/// `stageN/KEY`.
+pub fn parse(args: &[String], nr_cpus: u32) -> Result<Vec<Setting>, String> {
+    if args.is_empty() {
+        return Err("set: nothing to set (usage: vigil set KEY=VALUE...)".into());
+    }
+    let mut out = Vec::new();
+    for arg in args {
+        let (key, value) = arg
+            .split_once('=')
+            .ok_or_else(|| format!("set: {arg:?} is not KEY=VALUE"))?;
+        let file = match key.split_once(['.', '/']) {
+            Some((stage, sub)) => {
+                let n: usize = stage
+                    .strip_prefix("stage")
+                    .and_then(|n| n.parse().ok())
+                    .filter(|&n| n < MAX_STAGES)
+                    .ok_or_else(|| format!("set: unknown setting {key}"))?;
+                check_stage(sub, value.as_bytes(), nr_cpus)
+                    .map_err(|e| format!("set: stage{n}.{e}"))?;
+                format!("stage{n}/{sub}")
+            }
+            None => {
+                check_top(key, value.as_bytes()).map_err(|e| format!("set: {e}"))?;
+                key.to_string()
+            }
+        };
+        out.push(Setting {
+            file,
+            value: value.to_string(),
+        });
+    }
+    Ok(out)
+}
+
+/// The number of possible CPUs, from sysfs (`0-N`), or the most a cpulist may name.
+pub fn possible_cpus() -> u32 {
+    std::fs::read_to_string("/sys/devices/system/cpu/possible")
+        .ok()
+        .and_then(|s| {
+            let last = s.trim().rsplit(['-', ',']).next()?.parse::<u32>().ok()?;
+            Some(last + 1)
+        })
+        .unwrap_or(MAX_CPUS)
+}
+
+/// Checks every setting, then writes them in order.
+pub fn run(sysfs: &Sysfs, args: &[String]) -> Result<(), String> {
+    let settings = parse(args, possible_cpus())?;
+    sysfs.check_loaded()?;
+    for s in &settings {
+        sysfs
+            .write(&s.file, &s.value)
+            .map_err(|e| format!("set {}={}: {e}", s.file, s.value))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn maps_keys_to_files() {
+        let s = parse(
+            &args(&[
+                "policy=poll",
+                "stage2.cpus=0-1",
+                "stage0/ops=parse,rules",
+                "match=udp dport 9000",
+            ]),
+            4,
+        )
+        .unwrap();
+        let files: Vec<_> = s
+            .iter()
+            .map(|s| (s.file.as_str(), s.value.as_str()))
+            .collect();
+        assert_eq!(
+            files,
+            [
+                ("policy", "poll"),
+                ("stage2/cpus", "0-1"),
+                ("stage0/ops", "parse,rules"),
+                ("match", "udp dport 9000")
+            ]
+        );
+    }
+
+    #[test]
+    fn refuses_bad_values_before_writing_any() {
+        for bad in [
+            &["policy=busy"][..],
+            &["stages=9"],
+            &["stages=0"],
+            &["enabled=yes"],
+            &["queue_len=0"],
+            &["poll_window_ns=-1"],
+            &["hook=forward"],
+            &["match=udp dport 2-1"],
+            &["rules=all explode"],
+            &["stage8.cpus=0"],
+            &["stage1.cpus=4"],
+            &["stage1.ops=frob"],
+            &["stage1.work_ns=1000001"],
+            &["stage1.color=red"],
+            &["bogus=1"],
+            &["policy"],
+            &["policy=idle", "stages=99"],
+        ] {
+            assert!(parse(&args(bad), 4).is_err(), "{bad:?}");
+        }
+        assert!(parse(&[], 4).is_err());
+    }
+
+    #[test]
+    fn writes_in_order_to_a_fake_sysfs_and_reports_errno() {
+        let dir = std::env::temp_dir().join(format!("vigil-set-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("stage1")).unwrap();
+        std::fs::write(dir.join("policy"), "").unwrap();
+        std::fs::write(dir.join("stage1/cpus"), "").unwrap();
+        let sysfs = Sysfs::at(&dir);
+        run(&sysfs, &args(&["policy=timeout", "stage1.cpus=0"])).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(dir.join("policy")).unwrap(),
+            "timeout\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.join("stage1/cpus")).unwrap(),
+            "0\n"
+        );
+        // A stage directory that does not exist: the error names the file and the errno.
+        let err = run(&sysfs, &args(&["stage3.cpus=0"])).unwrap_err();
+        assert!(err.contains("ENOENT"), "{err}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

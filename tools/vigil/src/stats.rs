@@ -1,0 +1,419 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `vigil stats [--json] [--watch SECS [--count N]]`: the accounting, the per-stage per-CPU
+//! table, and latency percentiles computed from the module's log2 histograms.
+
+use crate::json::Json;
+use crate::sysfs::Sysfs;
+use std::time::Duration;
+use vigil_core::histogram::{bucket_high, quantile_bucket, BUCKETS};
+
+/// The columns of `stats/stages`, as the module documents them.
+pub const STAGE_COLUMNS: [&str; 12] = [
+    "stage",
+    "cpu",
+    "packets",
+    "polls",
+    "empty_polls",
+    "empty_poll_ns",
+    "resched_head_ahead",
+    "resched_upstream_backlog",
+    "resched_window",
+    "completions",
+    "wakeups_sent",
+    "wakeups_received",
+];
+
+/// One row of the stage table.
+pub type StageRow = [u64; 12];
+
+/// Everything `stats` shows, read at one time.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Snapshot {
+    /// entered, delivered, dropped, in_flight.
+    pub totals: [u64; 4],
+    /// `(reason, count)`.
+    pub drops: Vec<(String, u64)>,
+    /// Rows of `stats/stages`.
+    pub stages: Vec<StageRow>,
+    /// Per stage: the histogram counts.
+    pub latency: Vec<(u64, Vec<u64>)>,
+}
+
+const TOTALS: [&str; 4] = ["entered", "delivered", "dropped", "in_flight"];
+
+/// Parses the stage table (header first).
+pub fn parse_stage_table(text: &str) -> Result<Vec<StageRow>, String> {
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap_or("").split_whitespace().collect();
+    if header != STAGE_COLUMNS {
+        return Err(format!("stats/stages: unexpected header {header:?}"));
+    }
+    lines
+        .map(|l| {
+            let v: Vec<u64> = l
+                .split_whitespace()
+                .map(|w| {
+                    w.parse()
+                        .map_err(|_| format!("stats/stages: bad line {l:?}"))
+                })
+                .collect::<Result<_, _>>()?;
+            v.try_into()
+                .map_err(|_| format!("stats/stages: bad line {l:?}"))
+        })
+        .collect()
+}
+
+/// Parses `stats/latency`: `stage count0 ... count39` per line.
+pub fn parse_latency(text: &str) -> Result<Vec<(u64, Vec<u64>)>, String> {
+    text.lines()
+        .map(|l| {
+            let v: Vec<u64> = l
+                .split_whitespace()
+                .map(|w| {
+                    w.parse()
+                        .map_err(|_| format!("stats/latency: bad line {l:?}"))
+                })
+                .collect::<Result<_, _>>()?;
+            if v.len() != BUCKETS + 1 {
+                return Err(format!(
+                    "stats/latency: {} fields, not {}",
+                    v.len(),
+                    BUCKETS + 1
+                ));
+            }
+            Ok((v[0], v[1..].to_vec()))
+        })
+        .collect()
+}
+
+/// Reads a snapshot.
+pub fn read(sysfs: &Sysfs) -> Result<Snapshot, String> {
+    sysfs.check_loaded()?;
+    let mut totals = [0u64; 4];
+    for (t, name) in totals.iter_mut().zip(TOTALS) {
+        *t = sysfs.read_u64(&format!("stats/{name}"))?;
+    }
+    let drops = sysfs
+        .read("stats/drops")?
+        .lines()
+        .filter_map(|l| {
+            let (k, v) = l.split_once(' ')?;
+            Some((k.to_string(), v.trim().parse().ok()?))
+        })
+        .collect();
+    Ok(Snapshot {
+        totals,
+        drops,
+        stages: parse_stage_table(&sysfs.read("stats/stages")?)?,
+        latency: parse_latency(&sysfs.read("stats/latency")?)?,
+    })
+}
+
+/// The upper bound of the bucket holding each quantile (permille), in nanoseconds.
+pub fn percentiles(counts: &[u64], permilles: &[u32]) -> Vec<Option<u64>> {
+    permilles
+        .iter()
+        .map(|&p| quantile_bucket(counts, p).map(bucket_high))
+        .collect()
+}
+
+const PERMILLES: [u32; 3] = [500, 990, 999];
+
+fn fmt_ns(v: Option<u64>) -> String {
+    match v {
+        None => "-".into(),
+        Some(u64::MAX) => "inf".into(),
+        Some(ns) if ns >= 10_000_000 => format!("{}ms", ns / 1_000_000),
+        Some(ns) if ns >= 10_000 => format!("{}us", ns / 1000),
+        Some(ns) => format!("{ns}ns"),
+    }
+}
+
+/// The human-readable report.
+pub fn render(s: &Snapshot) -> String {
+    let mut out = String::new();
+    out += &format!(
+        "pipeline  entered {}  delivered {}  dropped {}  in_flight {}\n",
+        s.totals[0], s.totals[1], s.totals[2], s.totals[3]
+    );
+    out += "drops    ";
+    for (k, v) in &s.drops {
+        out += &format!(" {k} {v}");
+    }
+    out += "\n\n";
+    out += &format!(
+        "{:>5} {:>3} {:>10} {:>10} {:>10} {:>12} {:>10} {:>10} {:>10} {:>11} {:>9} {:>9}\n",
+        "stage",
+        "cpu",
+        "packets",
+        "polls",
+        "empty",
+        "empty_ns",
+        "head",
+        "backlog",
+        "window",
+        "completions",
+        "wake_tx",
+        "wake_rx"
+    );
+    for r in &s.stages {
+        out += &format!(
+            "{:>5} {:>3} {:>10} {:>10} {:>10} {:>12} {:>10} {:>10} {:>10} {:>11} {:>9} {:>9}\n",
+            r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11]
+        );
+    }
+    out += "\nlatency from pipeline entry to stage exit (log2 bucket upper bounds)\n";
+    out += &format!(
+        "{:>5} {:>10} {:>8} {:>8} {:>8}\n",
+        "stage", "packets", "p50", "p99", "p999"
+    );
+    for (stage, counts) in &s.latency {
+        let p = percentiles(counts, &PERMILLES);
+        out += &format!(
+            "{:>5} {:>10} {:>8} {:>8} {:>8}\n",
+            stage,
+            counts.iter().sum::<u64>(),
+            fmt_ns(p[0]),
+            fmt_ns(p[1]),
+            fmt_ns(p[2])
+        );
+    }
+    out
+}
+
+/// The `--json` report.
+pub fn to_json(s: &Snapshot) -> Json {
+    let opt = |v: Option<u64>| v.map_or(Json::Null, Json::Int);
+    Json::obj([
+        (
+            "totals",
+            Json::obj(TOTALS.iter().zip(s.totals).map(|(k, v)| (*k, Json::Int(v)))),
+        ),
+        (
+            "drops",
+            Json::obj(s.drops.iter().map(|(k, v)| (k.clone(), Json::Int(*v)))),
+        ),
+        (
+            "stages",
+            Json::Arr(
+                s.stages
+                    .iter()
+                    .map(|r| {
+                        Json::obj(
+                            STAGE_COLUMNS
+                                .iter()
+                                .zip(r)
+                                .map(|(k, v)| (*k, Json::Int(*v))),
+                        )
+                    })
+                    .collect(),
+            ),
+        ),
+        (
+            "latency",
+            Json::Arr(
+                s.latency
+                    .iter()
+                    .map(|(stage, counts)| {
+                        let p = percentiles(counts, &PERMILLES);
+                        Json::obj([
+                            ("stage", Json::Int(*stage)),
+                            ("packets", Json::Int(counts.iter().sum())),
+                            ("p50_ns", opt(p[0])),
+                            ("p99_ns", opt(p[1])),
+                            ("p999_ns", opt(p[2])),
+                            (
+                                "buckets",
+                                Json::Arr(counts.iter().map(|&c| Json::Int(c)).collect()),
+                            ),
+                        ])
+                    })
+                    .collect(),
+            ),
+        ),
+    ])
+}
+
+/// Rates between two snapshots `secs` apart: delivered, dropped, wake-ups received and
+/// polls per second.
+pub fn rates(a: &Snapshot, b: &Snapshot, secs: f64) -> [f64; 4] {
+    let sum = |s: &Snapshot, col: usize| s.stages.iter().map(|r| r[col]).sum::<u64>();
+    let d = |x: u64, y: u64| y.saturating_sub(x) as f64 / secs;
+    [
+        d(a.totals[1], b.totals[1]),
+        d(a.totals[2], b.totals[2]),
+        d(sum(a, 11), sum(b, 11)),
+        d(sum(a, 3), sum(b, 3)),
+    ]
+}
+
+/// Options of `stats`.
+#[derive(Debug, PartialEq)]
+pub struct Options {
+    json: bool,
+    watch: Option<Duration>,
+    count: Option<u64>,
+}
+
+impl Options {
+    /// Parses `stats`'s arguments.
+    pub fn parse(args: &[String]) -> Result<Self, String> {
+        let mut o = Options {
+            json: false,
+            watch: None,
+            count: None,
+        };
+        let mut it = args.iter();
+        while let Some(a) = it.next() {
+            match a.as_str() {
+                "--json" => o.json = true,
+                "--watch" | "--count" => {
+                    let v = it
+                        .next()
+                        .ok_or_else(|| format!("stats: {a} needs a value"))?;
+                    if a == "--watch" {
+                        let secs: f64 = v.parse().map_err(|_| format!("stats: --watch {v}"))?;
+                        if !(0.1..=3600.0).contains(&secs) {
+                            return Err(format!("stats: --watch {v} is not in 0.1..=3600"));
+                        }
+                        o.watch = Some(Duration::from_secs_f64(secs));
+                    } else {
+                        o.count = Some(v.parse().map_err(|_| format!("stats: --count {v}"))?);
+                    }
+                }
+                _ => return Err(format!("stats: unknown option {a}")),
+            }
+        }
+        Ok(o)
+    }
+}
+
+/// Prints one report, or rates every `--watch` seconds (`--count` times, or for ever).
+pub fn run(sysfs: &Sysfs, o: &Options) -> Result<(), String> {
+    let Some(every) = o.watch else {
+        let s = read(sysfs)?;
+        if o.json {
+            println!("{}", to_json(&s));
+        } else {
+            print!("{}", render(&s));
+        }
+        return Ok(());
+    };
+    let mut prev = read(sysfs)?;
+    let mut n = 0;
+    if !o.json {
+        println!(
+            "{:>12} {:>12} {:>12} {:>12}",
+            "delivered/s", "dropped/s", "wakeups/s", "polls/s"
+        );
+    }
+    while o.count.is_none_or(|c| n < c) {
+        std::thread::sleep(every);
+        let cur = read(sysfs)?;
+        let r = rates(&prev, &cur, every.as_secs_f64());
+        if o.json {
+            let keys = [
+                "delivered_per_s",
+                "dropped_per_s",
+                "wakeups_per_s",
+                "polls_per_s",
+            ];
+            println!(
+                "{}",
+                Json::obj(keys.iter().zip(r).map(|(k, v)| (*k, Json::Float(v))))
+            );
+        } else {
+            println!(
+                "{:>12.0} {:>12.0} {:>12.0} {:>12.0}",
+                r[0], r[1], r[2], r[3]
+            );
+        }
+        prev = cur;
+        n += 1;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TABLE: &str = "stage cpu packets polls empty_polls empty_poll_ns resched_head_ahead \
+        resched_upstream_backlog resched_window completions wakeups_sent wakeups_received\n\
+        0 0 100 10 2 500 3 0 0 7 4 4\n2 1 100 12 1 90 0 0 5 6 0 0\n";
+
+    #[test]
+    fn parses_the_stage_table_and_rejects_other_shapes() {
+        let rows = parse_stage_table(TABLE).unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[1], [2, 1, 100, 12, 1, 90, 0, 0, 5, 6, 0, 0]);
+        assert!(parse_stage_table("stage cpu\n1 2\n").is_err());
+        assert!(parse_stage_table(&TABLE.replace("500", "x")).is_err());
+        assert!(parse_stage_table(&format!("{TABLE}1 2 3\n")).is_err());
+    }
+
+    #[test]
+    fn percentiles_come_from_bucket_bounds() {
+        let mut counts = vec![0u64; BUCKETS];
+        counts[10] = 98; // [512, 1023]
+        counts[15] = 2; // [16384, 32767]
+        let line = format!(
+            "2 {}",
+            counts
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        let lat = parse_latency(&line).unwrap();
+        assert_eq!(lat[0].0, 2);
+        assert_eq!(
+            percentiles(&lat[0].1, &[500, 980, 990]),
+            [Some(1023), Some(1023), Some(32767)]
+        );
+        assert!(parse_latency("2 1 2 3").is_err());
+        assert_eq!(percentiles(&vec![0; BUCKETS], &[500]), [None]);
+    }
+
+    #[test]
+    fn rates_are_deltas_per_second() {
+        let a = Snapshot {
+            totals: [10, 10, 0, 0],
+            stages: parse_stage_table(TABLE).unwrap(),
+            ..Default::default()
+        };
+        let mut b = a.clone();
+        b.totals = [30, 30, 4, 0];
+        b.stages[0][11] += 8;
+        b.stages[1][3] += 6;
+        assert_eq!(rates(&a, &b, 2.0), [10.0, 2.0, 4.0, 3.0]);
+    }
+
+    #[test]
+    fn renders_and_serialises_a_snapshot() {
+        let s = Snapshot {
+            totals: [5, 4, 1, 0],
+            drops: vec![("rule".into(), 1)],
+            stages: parse_stage_table(TABLE).unwrap(),
+            latency: vec![(0, {
+                let mut c = vec![0; BUCKETS];
+                c[3] = 5;
+                c
+            })],
+        };
+        let text = render(&s);
+        assert!(
+            text.contains("entered 5  delivered 4  dropped 1  in_flight 0"),
+            "{text}"
+        );
+        assert!(text.contains(" rule 1"));
+        let json = to_json(&s).to_string();
+        assert!(
+            json.starts_with(r#"{"totals":{"entered":5,"delivered":4,"dropped":1,"in_flight":0}"#)
+        );
+        assert!(json.contains(r#""p50_ns":7"#), "{json}");
+        assert!(Options::parse(&["--watch".into(), "0".into()]).is_err());
+        assert!(Options::parse(&["--frob".into()]).is_err());
+    }
+}
