@@ -1,0 +1,405 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The event loop: packets through lanes of stages on CPUs, with the policy deciding at every
+//! drain. The model is described in the crate's documentation.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+
+use vigil_core::policy::{decide, in_flight_toward, Decision, Params, Policy, Reason, View};
+
+use crate::config::Config;
+
+/// What the simulated monotonic clock reads when the traffic starts, as the kernel's reads the
+/// uptime: a stage that has never worked has `last_work_ns` 0, long before.
+pub const EPOCH_NS: u64 = 1_000_000_000;
+
+/// A packet that left the last stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delivery {
+    /// Its lane.
+    pub lane: usize,
+    /// Its sequence number in the lane, from 1.
+    pub seq: u64,
+    /// When it arrived at stage 0, from the start of the traffic.
+    pub arrival_ns: u64,
+    /// When it left the last stage, from the start of the traffic.
+    pub delivered_ns: u64,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// The policy.
+    pub policy: Policy,
+    /// Packets that arrived.
+    pub arrived: u64,
+    /// Packets delivered, in delivery order.
+    pub deliveries: Vec<Delivery>,
+    /// From the first arrival to the last delivery.
+    pub duration_ns: u64,
+    /// CPUs that host at least one context.
+    pub cpus_used: usize,
+    /// Time the CPUs spent processing packets.
+    pub work_ns: u64,
+    /// Time the CPUs spent in polls that found nothing (spinning).
+    pub spin_ns: u64,
+    /// IPIs sent to schedule an idle context.
+    pub wakeups: u64,
+    /// Wake-ups that found the CPU in a deep C-state.
+    pub deep_wakeups: u64,
+    /// Polls that ended with the queue empty, so asked the policy.
+    pub drains: u64,
+    /// Polls that spun and found nothing.
+    pub empty_polls: u64,
+    /// Reschedules, by [`Reason::index`].
+    pub reschedules: [u64; 3],
+    /// Completions.
+    pub completions: u64,
+}
+
+impl Outcome {
+    /// All reschedules, whatever the reason.
+    pub fn total_reschedules(&self) -> u64 {
+        self.reschedules.iter().sum()
+    }
+
+    /// Reschedules for `reason`.
+    pub fn reschedules_for(&self, reason: Reason) -> u64 {
+        self.reschedules[reason.index()]
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Packet {
+    lane: usize,
+    seq: u64,
+    arrival_ns: u64,
+}
+
+/// One stage of one lane: a NAPI context.
+struct Context {
+    lane: usize,
+    stage: usize,
+    cpu: usize,
+    queue: VecDeque<Packet>,
+    /// On its CPU's poll list, being polled, or with an IPI on the way.
+    scheduled: bool,
+    handled: u64,
+    last_work_ns: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sleep {
+    /// Never ran: any wake-up is from a deep C-state.
+    Never,
+    /// Asleep since then.
+    Since(u64),
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Action {
+    /// Processing a packet taken off the context's queue.
+    Process(usize, Packet),
+    /// Spinning in a poll of a context whose queue was empty.
+    Spin(usize),
+}
+
+struct Cpu {
+    poll_list: VecDeque<usize>,
+    /// `None` while it runs or is leaving its C-state.
+    asleep: Option<Sleep>,
+    /// What it is doing, since when, and packets processed in this poll so far.
+    current: Option<(Action, u64, u32)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Event {
+    /// The next packet of the traffic arrives.
+    Arrival,
+    /// An IPI reaches a context's CPU.
+    Ipi(usize),
+    /// A CPU is out of its C-state.
+    Woken(usize),
+    /// A CPU finished its current action.
+    Done(usize),
+}
+
+struct Sim<'a> {
+    config: &'a Config,
+    params: Params,
+    arrivals: &'a [u64],
+    next_arrival: usize,
+    /// The simulated clock, from `EPOCH_NS`.
+    now: u64,
+    order: u64,
+    events: BinaryHeap<Reverse<(u64, u64, Event)>>,
+    contexts: Vec<Context>,
+    cpus: Vec<Cpu>,
+    entered: Vec<u64>,
+    out: Outcome,
+}
+
+/// Runs `arrivals` (non-decreasing times in ns) through the pipeline of `config` under
+/// `policy`, until every packet is delivered.
+pub fn run(config: &Config, policy: Policy, arrivals: &[u64]) -> Result<Outcome, String> {
+    config.validate()?;
+    if arrivals.windows(2).any(|w| w[1] < w[0]) {
+        return Err("arrival times must not go backwards".into());
+    }
+    let mut sim = Sim::new(config, policy, arrivals);
+    sim.run();
+    Ok(sim.out)
+}
+
+impl<'a> Sim<'a> {
+    fn new(config: &'a Config, policy: Policy, arrivals: &'a [u64]) -> Self {
+        let mut contexts = Vec::new();
+        for stage in 0..config.stages {
+            for lane in 0..config.lanes {
+                contexts.push(Context {
+                    lane,
+                    stage,
+                    cpu: config.cpu(lane, stage),
+                    queue: VecDeque::new(),
+                    scheduled: false,
+                    handled: 0,
+                    last_work_ns: 0,
+                });
+            }
+        }
+        let cpus = (0..config.cpus)
+            .map(|_| Cpu {
+                poll_list: VecDeque::new(),
+                asleep: Some(Sleep::Never),
+                current: None,
+            })
+            .collect();
+        Self {
+            config,
+            params: config.params(policy),
+            arrivals,
+            next_arrival: 0,
+            now: 0,
+            order: 0,
+            events: BinaryHeap::new(),
+            contexts,
+            cpus,
+            entered: vec![0; config.lanes],
+            out: Outcome {
+                policy,
+                arrived: 0,
+                deliveries: Vec::with_capacity(arrivals.len()),
+                duration_ns: 0,
+                cpus_used: config.cpus_used(),
+                work_ns: 0,
+                spin_ns: 0,
+                wakeups: 0,
+                deep_wakeups: 0,
+                drains: 0,
+                empty_polls: 0,
+                reschedules: [0; 3],
+                completions: 0,
+            },
+        }
+    }
+
+    fn at(&mut self, time: u64, event: Event) {
+        self.order += 1;
+        self.events.push(Reverse((time, self.order, event)));
+    }
+
+    fn context_of(&self, lane: usize, stage: usize) -> usize {
+        stage * self.config.lanes + lane
+    }
+
+    fn run(&mut self) {
+        let Some(&first) = self.arrivals.first() else {
+            return;
+        };
+        self.at(EPOCH_NS + first, Event::Arrival);
+        while self.out.deliveries.len() < self.arrivals.len() {
+            let Some(Reverse((time, _, event))) = self.events.pop() else {
+                unreachable!("packets left in the pipeline with nothing to move them");
+            };
+            self.now = time;
+            match event {
+                Event::Arrival => self.arrive(),
+                Event::Ipi(ctx) => self.ipi(ctx),
+                Event::Woken(cpu) => {
+                    self.cpus[cpu].asleep = None;
+                    self.next_poll(cpu);
+                }
+                Event::Done(cpu) => self.done(cpu),
+            }
+        }
+        self.out.duration_ns = self.now - (EPOCH_NS + first);
+        // Count what the CPUs were doing when the last packet left, up to that instant.
+        for cpu in 0..self.cpus.len() {
+            if let Some((action, start, _)) = self.cpus[cpu].current {
+                self.account(action, self.now - start);
+            }
+        }
+    }
+
+    fn arrive(&mut self) {
+        let n = self.next_arrival;
+        self.next_arrival += 1;
+        if let Some(&t) = self.arrivals.get(self.next_arrival) {
+            self.at(EPOCH_NS + t, Event::Arrival);
+        }
+        let lane = n % self.config.lanes;
+        self.entered[lane] += 1;
+        self.out.arrived += 1;
+        let packet = Packet {
+            lane,
+            seq: self.entered[lane],
+            arrival_ns: self.now,
+        };
+        self.push(self.context_of(lane, 0), packet, None);
+    }
+
+    /// Queues `packet` for context `ctx`, scheduling it if idle; `from` is the producer's CPU
+    /// (`None` for the netfilter hook).
+    fn push(&mut self, ctx: usize, packet: Packet, from: Option<usize>) {
+        let c = &mut self.contexts[ctx];
+        c.queue.push_back(packet);
+        if c.scheduled {
+            return;
+        }
+        c.scheduled = true;
+        let cpu = c.cpu;
+        if from == Some(cpu) {
+            // napi_schedule() on the CPU itself, which is running: no IPI.
+            self.cpus[cpu].poll_list.push_back(ctx);
+        } else {
+            self.out.wakeups += 1;
+            self.at(self.now + self.config.costs.ipi_ns, Event::Ipi(ctx));
+        }
+    }
+
+    fn ipi(&mut self, ctx: usize) {
+        let cpu = self.contexts[ctx].cpu;
+        self.cpus[cpu].poll_list.push_back(ctx);
+        let costs = &self.config.costs;
+        let deep = match self.cpus[cpu].asleep {
+            None => return,
+            Some(Sleep::Never) => true,
+            Some(Sleep::Since(t)) => self.now - t > costs.residency_ns,
+        };
+        let exit = if deep {
+            self.out.deep_wakeups += 1;
+            costs.deep_exit_ns
+        } else {
+            costs.shallow_exit_ns
+        };
+        // Waking: not asleep any more (a second IPI costs nothing), not running yet.
+        self.cpus[cpu].asleep = None;
+        self.at(self.now + exit, Event::Woken(cpu));
+    }
+
+    /// Starts the next poll on `cpu`, or puts it to sleep.
+    fn next_poll(&mut self, cpu: usize) {
+        match self.cpus[cpu].poll_list.pop_front() {
+            Some(ctx) => self.poll(cpu, ctx, 0),
+            None => self.cpus[cpu].asleep = Some(Sleep::Since(self.now)),
+        }
+    }
+
+    /// Goes on polling `ctx`, which has processed `done` packets in this poll.
+    fn poll(&mut self, cpu: usize, ctx: usize, done: u32) {
+        let c = &mut self.contexts[ctx];
+        let (action, cost) = match c.queue.pop_front() {
+            Some(p) => {
+                c.handled += 1;
+                (Action::Process(ctx, p), self.config.service_ns[c.stage])
+            }
+            None => (Action::Spin(ctx), self.config.costs.poll_ns),
+        };
+        self.cpus[cpu].current = Some((action, self.now, done));
+        self.at(self.now + cost, Event::Done(cpu));
+    }
+
+    fn account(&mut self, action: Action, ns: u64) {
+        match action {
+            Action::Process(..) => self.out.work_ns += ns,
+            Action::Spin(_) => self.out.spin_ns += ns,
+        }
+    }
+
+    fn done(&mut self, cpu: usize) {
+        let Some((action, start, done)) = self.cpus[cpu].current.take() else {
+            unreachable!("a CPU finished nothing");
+        };
+        self.account(action, self.now - start);
+        match action {
+            Action::Process(ctx, packet) => {
+                self.forward(cpu, ctx, packet);
+                let done = done + 1;
+                if !self.config.stale_last_work {
+                    self.contexts[ctx].last_work_ns = self.now;
+                }
+                if done == self.config.costs.budget {
+                    // Budget spent: back to the tail, no decision (NAPI repolls).
+                    self.cpus[cpu].poll_list.push_back(ctx);
+                    self.next_poll(cpu);
+                } else if self.contexts[ctx].queue.is_empty() {
+                    // The one place rust/pipeline.rs records it (`stale_last_work`).
+                    self.contexts[ctx].last_work_ns = self.now;
+                    self.drained(cpu, ctx);
+                } else {
+                    self.poll(cpu, ctx, done);
+                }
+            }
+            Action::Spin(ctx) => {
+                if self.contexts[ctx].queue.is_empty() {
+                    self.out.empty_polls += 1;
+                    self.drained(cpu, ctx);
+                } else {
+                    self.poll(cpu, ctx, 0);
+                }
+            }
+        }
+    }
+
+    fn forward(&mut self, cpu: usize, ctx: usize, packet: Packet) {
+        let (lane, stage) = (self.contexts[ctx].lane, self.contexts[ctx].stage);
+        if stage + 1 == self.config.stages {
+            self.out.deliveries.push(Delivery {
+                lane: packet.lane,
+                seq: packet.seq,
+                arrival_ns: packet.arrival_ns - EPOCH_NS,
+                delivered_ns: self.now - EPOCH_NS,
+            });
+        } else {
+            self.push(self.context_of(lane, stage + 1), packet, Some(cpu));
+        }
+    }
+
+    /// The context's queue is empty: the policy decides.
+    fn drained(&mut self, cpu: usize, ctx: usize) {
+        self.out.drains += 1;
+        let c = &self.contexts[ctx];
+        let upstream_backlog = match c.stage {
+            0 => 0,
+            k => self.contexts[self.context_of(c.lane, k - 1)].queue.len(),
+        };
+        let view = View {
+            now_ns: self.now,
+            last_work_ns: c.last_work_ns,
+            in_flight: in_flight_toward(self.entered[c.lane], c.handled, 0),
+            upstream_backlog: u32::try_from(upstream_backlog).unwrap_or(u32::MAX),
+        };
+        match decide(&self.params, &view) {
+            Decision::Reschedule(reason) => {
+                self.out.reschedules[reason.index()] += 1;
+                self.cpus[cpu].poll_list.push_back(ctx);
+            }
+            Decision::Complete => {
+                self.out.completions += 1;
+                self.contexts[ctx].scheduled = false;
+            }
+        }
+        self.next_poll(cpu);
+    }
+}

@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Traffic profiles, text traces and pcap timestamps.
+
+use vigil_sim::trace::{parse_pcap, parse_text};
+use vigil_sim::Profile;
+
+#[test]
+fn profiles_parse_and_bad_ones_are_refused() {
+    assert_eq!(Profile::parse("steady:1000"), Ok(Profile::Steady(1000)));
+    assert_eq!(Profile::parse("poisson:5"), Ok(Profile::Poisson(5)));
+    assert_eq!(
+        Profile::parse("bursts:32:200000"),
+        Ok(Profile::Bursts {
+            burst: 32,
+            gap_ns: 200_000,
+            spacing_ns: 0
+        })
+    );
+    assert_eq!(
+        Profile::parse("bursts:4:1000:10"),
+        Ok(Profile::Bursts {
+            burst: 4,
+            gap_ns: 1000,
+            spacing_ns: 10
+        })
+    );
+    assert_eq!(
+        Profile::parse("trace:/tmp/a:b"),
+        Ok(Profile::Trace("/tmp/a:b".into()))
+    );
+    assert_eq!(
+        Profile::parse("pcap:x.pcap"),
+        Ok(Profile::Pcap("x.pcap".into()))
+    );
+    for bad in [
+        "",
+        "steady",
+        "steady:",
+        "steady:0",
+        "steady:-1",
+        "poisson:1.5",
+        "bursts:32",
+        "bursts:0:100",
+        "bursts:4:100:1:1",
+        "bursts:4:100:40",
+        "trace:",
+        "flood:1",
+    ] {
+        assert!(Profile::parse(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn generated_profiles_arrive_when_they_should() {
+    let steady = Profile::Steady(3).arrivals(4, 0).unwrap();
+    assert_eq!(steady, vec![0, 333_333_333, 666_666_666, 1_000_000_000]);
+    let bursts = Profile::parse("bursts:3:1000:10").unwrap();
+    assert_eq!(
+        bursts.arrivals(7, 0).unwrap(),
+        vec![0, 10, 20, 1000, 1010, 1020, 2000]
+    );
+    let poisson = Profile::Poisson(1_000_000).arrivals(100_000, 9).unwrap();
+    assert!(poisson.windows(2).all(|w| w[0] <= w[1]));
+    // Mean gap 1000 ns: 100000 packets take about 100 ms.
+    let span = *poisson.last().unwrap() as f64;
+    assert!((span / 1e8 - 1.0).abs() < 0.02, "{span}");
+}
+
+#[test]
+fn text_traces_skip_comments_and_name_bad_lines() {
+    let text = "# a trace\n1000\n\n  1500  # trailing comment\n1500\n#1600\n9000\n";
+    assert_eq!(parse_text(text), Ok(vec![0, 500, 500, 8000]));
+    let err = parse_text("100\n200\n2x0\n").unwrap_err();
+    assert!(err.contains("line 3") && err.contains("2x0"), "{err}");
+    let err = parse_text("100\n-5\n").unwrap_err();
+    assert!(err.contains("line 2"), "{err}");
+    let err = parse_text("100\n50\n").unwrap_err();
+    assert!(err.contains("line 2") && err.contains("backwards"), "{err}");
+    assert!(parse_text("# nothing\n\n").is_err());
+}
+
+#[test]
+fn a_trace_file_is_a_profile() {
+    let path = std::env::temp_dir().join(format!("vigil-sim-trace-{}", std::process::id()));
+    std::fs::write(&path, "# ns\n100\n150\n400\n").unwrap();
+    let profile = Profile::parse(&format!("trace:{}", path.display())).unwrap();
+    let all = profile.arrivals(usize::MAX, 0);
+    let two = profile.arrivals(2, 0);
+    std::fs::write(&path, "100\nbad\n").unwrap();
+    let bad = profile.arrivals(10, 0);
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(all, Ok(vec![0, 50, 300]));
+    assert_eq!(two, Ok(vec![0, 50]));
+    assert!(bad.unwrap_err().contains("line 2"));
+    assert!(Profile::Trace("/nonexistent/vigil-sim".into())
+        .arrivals(1, 0)
+        .is_err());
+}
+
+/// A classic pcap file with packets at `times` (seconds, fraction), `len` bytes each.
+fn pcap(magic: u32, big_endian: bool, times: &[(u32, u32)], len: u32) -> Vec<u8> {
+    let word = |v: u32| {
+        if big_endian {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        }
+    };
+    let mut out = Vec::new();
+    out.extend(word(magic));
+    out.extend(if big_endian {
+        [0, 2, 0, 4]
+    } else {
+        [2, 0, 4, 0]
+    });
+    for v in [0, 0, 65535, 1] {
+        out.extend(word(v));
+    }
+    for &(sec, frac) in times {
+        for v in [sec, frac, len, len] {
+            out.extend(word(v));
+        }
+        out.extend(std::iter::repeat_n(0xab, len as usize));
+    }
+    out
+}
+
+#[test]
+fn pcap_timestamps_in_both_orders_and_resolutions() {
+    let times = [(10, 5), (10, 7), (11, 0)];
+    let usec = Ok(vec![0, 2_000, 999_995_000]);
+    let nsec = Ok(vec![0, 2, 999_999_995]);
+    assert_eq!(parse_pcap(&pcap(0xa1b2_c3d4, false, &times, 60)), usec);
+    assert_eq!(parse_pcap(&pcap(0xa1b2_c3d4, true, &times, 3)), usec);
+    assert_eq!(parse_pcap(&pcap(0xa1b2_3c4d, false, &times, 0)), nsec);
+    assert_eq!(parse_pcap(&pcap(0xa1b2_3c4d, true, &times, 1514)), nsec);
+
+    let good = pcap(0xa1b2_c3d4, false, &times, 60);
+    assert!(
+        parse_pcap(&good[..good.len() - 1]).is_err(),
+        "truncated data"
+    );
+    assert!(parse_pcap(&good[..24 + 8]).is_err(), "truncated header");
+    assert!(parse_pcap(&good[..24]).is_err(), "no packets");
+    assert!(parse_pcap(&good[..10]).is_err(), "no file header");
+    assert!(
+        parse_pcap(&pcap(0x0a0d_0d0a, false, &times, 60)).is_err(),
+        "pcapng"
+    );
+    let backwards = pcap(0xa1b2_c3d4, false, &[(10, 5), (9, 0)], 60);
+    assert!(parse_pcap(&backwards).is_err());
+}
