@@ -34,6 +34,15 @@ mkdir -p "/host$repo" "/host$run"
 mount -t 9p -o "trans=virtio,version=9p2000.L,msize=524288" repo "/host$repo"
 mount -t 9p -o "trans=virtio,version=9p2000.L,msize=524288" run "/host$run"
 
+# A splat before the command ran is not the command's doing, but it leaves the
+# kernel tainted (lockdep switches itself off): report it, and vm.sh boots again.
+if dmesg | grep -qE 'BUG:|WARNING:|Oops|Disabling lock debugging'; then
+	dmesg >"/host$run/dmesg"
+	echo boot-splat >"/host$run/status"
+	sync
+	poweroff -f
+fi
+
 leaks=/host/sys/kernel/debug/kmemleak
 # Leaks from boot are not ours: forget them before the command runs.
 [ -w $leaks ] && echo clear >$leaks
