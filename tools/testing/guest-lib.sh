@@ -7,3 +7,40 @@ SYSFS=/sys/kernel/vigil
 
 # vigil_read NAME: the value of a sysfs attribute.
 vigil_read() { cat "$SYSFS/$1"; }
+
+# vigil_defaults: puts every setting back to the module's documented default,
+# so that each test starts from the same state whatever ran before it.
+vigil_defaults() {
+	local nr k ops
+	nr=$(nproc)
+	echo 0 >$SYSFS/enabled
+	echo adaptive >$SYSFS/policy
+	echo 3 >$SYSFS/stages
+	echo 50000 >$SYSFS/poll_window_ns
+	echo 1 >$SYSFS/backlog_threshold
+	echo 1024 >$SYSFS/queue_len
+	echo prerouting >$SYSFS/hook
+	echo all >$SYSFS/match
+	echo >$SYSFS/rules
+	for k in 0 1 2 3 4 5 6 7; do
+		case $k in 0) ops=parse ;; 1) ops=rules ;; *) ops=none ;; esac
+		echo $((k % nr)) >$SYSFS/stage$k/cpus
+		echo $ops >$SYSFS/stage$k/ops
+		echo 0 >$SYSFS/stage$k/work_ns
+	done
+	echo 1 >$SYSFS/stats/reset
+}
+
+# vigil_netns_pair A B NET: namespaces A and B joined by a veth pair, A at
+# NET.1/24 and B at NET.2/24 (NET is three octets, for example 10.77.0).
+vigil_netns_pair() {
+	ip netns add "$1"
+	ip netns add "$2"
+	ip link add "veth-$1" netns "$1" type veth peer name "veth-$2" netns "$2"
+	ip -n "$1" addr add "$3.1/24" dev "veth-$1"
+	ip -n "$2" addr add "$3.2/24" dev "veth-$2"
+	ip -n "$1" link set lo up
+	ip -n "$2" link set lo up
+	ip -n "$1" link set "veth-$1" up
+	ip -n "$2" link set "veth-$2" up
+}

@@ -22,10 +22,12 @@ result() {
 	fi
 }
 
-dmesg -C
+# Only the log of this load goes to kunit.py: the kernel's own KTAP header from
+# boot would stop its parser.
+lines=$(dmesg | wc -l)
 insmod "$VIGIL_KO"
 result $? "insmod vigil.ko (runs the KUnit suites)"
-dmesg >"$out/kunit.log"
+dmesg | tail -n +$((lines + 1)) >"$out/kunit.log"
 
 [ -d $SYSFS ] && [ -r $SYSFS/version ] && [ -r $SYSFS/stats/seen ]
 result $? "sysfs: /sys/kernel/vigil/{version,stats/seen} exist"
@@ -33,6 +35,7 @@ result $? "sysfs: /sys/kernel/vigil/{version,stats/seen} exist"
 for t in "$VIGIL_ROOT"/tools/testing/integration/*.sh; do
 	name=$(basename "$t" .sh)
 	log=$out/$name.log
+	vigil_defaults
 	bash "$t" >"$log" 2>&1
 	rc=$?
 	sed 's/^/    # /' "$log"
