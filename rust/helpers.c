@@ -63,6 +63,17 @@ void vigil_napi_del(struct napi_struct *napi)
 	netif_napi_del(napi);
 }
 
+/* Without the grace period, so that a caller deleting many waits only once. */
+void vigil_napi_del_nosync(struct napi_struct *napi)
+{
+	__netif_napi_del(napi);
+}
+
+void vigil_synchronize_net(void)
+{
+	synchronize_net();
+}
+
 void vigil_init_csd(call_single_data_t *csd, smp_call_func_t func, void *info)
 {
 	INIT_CSD(csd, func, info);

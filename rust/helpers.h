@@ -35,6 +35,8 @@ unsigned int vigil_skb_tailroom(const struct sk_buff *skb);
 void vigil_napi_add(struct net_device *dev, struct napi_struct *napi,
 		    int (*poll)(struct napi_struct *, int));
 void vigil_napi_del(struct napi_struct *napi);
+void vigil_napi_del_nosync(struct napi_struct *napi);
+void vigil_synchronize_net(void);
 void vigil_init_csd(call_single_data_t *csd, smp_call_func_t func, void *info);
 unsigned int vigil_smp_processor_id(void);
 void vigil_local_bh_disable(void);

@@ -89,6 +89,7 @@ pub(crate) struct Napi<T: NapiHandler> {
     csd: Opaque<sys::call_single_data_t>,
     cpu: u32,
     disabled: Atomic<bool>,
+    deleted: Atomic<bool>,
     #[pin]
     handler: T,
 }
@@ -163,6 +164,7 @@ impl<T: NapiHandler> Napi<T> {
             }),
             cpu,
             disabled: Atomic::new(false),
+            deleted: Atomic::new(false),
             handler <- handler,
         }? Error)
     }
@@ -217,9 +219,27 @@ impl<T: NapiHandler> Napi<T> {
     }
 }
 
+/// Deletes disabled contexts with one RCU grace period for all of them, rather than one
+/// each as dropping them would: stopping a pipeline deletes many.
+pub(crate) fn delete_all<'a, T: NapiHandler>(napis: impl Iterator<Item = &'a Napi<T>>) {
+    for napi in napis {
+        napi.disable();
+        if !napi.deleted.xchg(true, Relaxed) {
+            // SAFETY: the context was added (type invariant), is disabled and deleted once.
+            unsafe { sys::vigil_napi_del_nosync(napi.napi_ptr()) };
+        }
+    }
+    // SAFETY: plain call, in process context (`disable` above slept already).
+    unsafe { sys::vigil_synchronize_net() };
+}
+
 #[pinned_drop]
 impl<T: NapiHandler> PinnedDrop for Napi<T> {
     fn drop(self: Pin<&mut Self>) {
+        if self.deleted.load(Relaxed) {
+            // `delete_all` removed it and waited for RCU readers.
+            return;
+        }
         self.disable();
         // SAFETY: the context was added (type invariant) and is disabled; `vigil_napi_del`
         // removes it and waits an RCU grace period (`netif_napi_del`).

@@ -522,6 +522,7 @@ impl Drop for Pipeline {
                     .drop_packet(stage.lane, stage.index, p, DropReason::Drain);
             }
         }
+        crate::napi::delete_all(self.stages.iter().map(|n| &**n));
     }
 }
 

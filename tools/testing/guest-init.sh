@@ -56,9 +56,9 @@ chroot /host /bin/sh -c "
 status=$?
 
 if [ -w $leaks ]; then
-	# Two scans: kmemleak reports an object only once it was seen
-	# unreferenced by two scans in a row.
-	echo scan >$leaks
+	# One scan reports the unreferenced objects older than kmemleak's minimum
+	# age (5 s): wait that long, so that the command's last frees count.
+	sleep 5
 	echo scan >$leaks
 	cat $leaks >"/host$run/kmemleak" 2>/dev/null
 fi

@@ -36,10 +36,11 @@ for t in "$VIGIL_ROOT"/tools/testing/integration/*.sh; do
 	name=$(basename "$t" .sh)
 	log=$out/$name.log
 	vigil_defaults
+	t0=$SECONDS
 	bash "$t" >"$log" 2>&1
 	rc=$?
 	sed 's/^/    # /' "$log"
-	result $rc "integration: $name"
+	result $rc "integration: $name ($((SECONDS - t0)) s)"
 done
 
 rmmod vigil

@@ -18,7 +18,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-cpus=2 mem=1024 variant=debug timeout=1800 kernel= allow_splat=0
+cpus=2 mem=512 variant=debug timeout=1800 kernel= allow_splat=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--cpus) cpus=$2; shift 2 ;;
@@ -75,7 +75,7 @@ accel_args() {
 	if [ "$(cat "$probe")" = kvm ]; then
 		echo "-enable-kvm -cpu host"
 	else
-		echo "-accel tcg -cpu max"
+		echo "-accel tcg -cpu max,la57=off"
 	fi
 }
 

@@ -22,11 +22,12 @@ ip netns exec cb "$VIGIL" load --mode recv --dst 10.79.0.2:9000 --count $N --flo
 rx=$!
 sleep 0.5
 ip netns exec ca "$VIGIL" load --mode send --dst 10.79.0.2:9000 --count $N --flows 4 \
-	--rate 4000 >/tmp/send.out &
+	--rate 2000 >/tmp/send.out &
 tx=$!
 changes=0
-for change in policy=poll stages=2 stage1.cpus=0 queue_len=256 policy=timeout hook=local_in \
-	stages=4 stage3.ops=work policy=idle "match=udp dport 9000" hook=prerouting policy=adaptive; do
+# One change of each kind: policy, stage count, CPUs, queue length, hook, filter.
+for change in policy=poll stages=2 stage1.cpus=0 queue_len=256 hook=local_in \
+	"match=udp dport 9000" policy=adaptive; do
 	sleep 0.1
 	"$VIGIL" set "$change"
 	changes=$((changes + 1))

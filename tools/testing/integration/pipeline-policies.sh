@@ -6,7 +6,7 @@
 # holds, and entered = delivered + dropped with nothing left in flight.
 set -eu
 . "$(dirname "$0")/../guest-lib.sh"
-N=${VIGIL_TEST_PACKETS:-2000}
+N=${VIGIL_TEST_PACKETS:-1000}
 RATE=${VIGIL_TEST_RATE:-4000}
 FLOWS=4
 
