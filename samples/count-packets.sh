@@ -10,5 +10,5 @@ count=${1:-500}
 insmod "$root/vigil.ko"
 trap 'rmmod vigil' EXIT
 ip link set lo up
-"$root/tools/target/release/vigil" load --dst 127.0.0.1:9000 --count "$count"
-"$root/tools/target/release/vigil" status
+"${CARGO_TARGET_DIR:-$root/tools/target}/release/vigil" load --dst 127.0.0.1:9000 --count "$count"
+"${CARGO_TARGET_DIR:-$root/tools/target}/release/vigil" status

@@ -6,7 +6,7 @@
 #   tools/testing/vm.sh --cpus 2 -- samples/three-stage-udp.sh [POLICY]
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
-vigil=$root/tools/target/release/vigil
+vigil=${CARGO_TARGET_DIR:-$root/tools/target}/release/vigil
 sys=/sys/kernel/vigil
 policy=${1:-adaptive}
 

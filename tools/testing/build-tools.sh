@@ -4,4 +4,4 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 (cd "$VIGIL_ROOT/tools" && cargo build --release --quiet) >&2
-echo "$VIGIL_ROOT/tools/target/release/vigil"
+echo "$CARGO_TARGET_DIR/release/vigil"

@@ -2,7 +2,8 @@
 # Shared by the scripts that run inside the test VM. Source it.
 VIGIL_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]:-$0}")/../.." && pwd)
 VIGIL_KO=$VIGIL_ROOT/vigil.ko
-VIGIL=$VIGIL_ROOT/tools/target/release/vigil
+# vm.sh passes CARGO_TARGET_DIR, where the host built the CLI.
+VIGIL=${CARGO_TARGET_DIR:-$VIGIL_ROOT/tools/target}/release/vigil
 SYSFS=/sys/kernel/vigil
 
 # vigil_read NAME: the value of a sysfs attribute.

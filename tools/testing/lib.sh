@@ -6,6 +6,8 @@ VIGIL_CACHE=${VIGIL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vigil}
 VIGIL_TOOLS=$VIGIL_CACHE/tools
 VIGIL_LINUX_VERSION=${VIGIL_LINUX_VERSION:-7.3.4}
 VIGIL_BINDGEN_VERSION=0.73.2
+# Host crates build outside the repo too, so that a fresh clone reuses them.
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$VIGIL_CACHE/cargo-target}
 VIGIL_LLVM_BIN=/usr/lib/llvm-19/bin
 
 # The rustup toolchain in ~/.cargo/bin has no rust-src: kernel Rust needs

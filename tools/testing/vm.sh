@@ -85,6 +85,7 @@ run=$VIGIL_CACHE/vm-last
 rm -rf "$run"
 mkdir -p "$run"
 {
+	printf 'export VIGIL_CACHE=%q CARGO_TARGET_DIR=%q\n' "$VIGIL_CACHE" "$CARGO_TARGET_DIR"
 	printf 'cd %q\n' "$PWD"
 	printf '%q ' "$@"
 	printf '\n'
