@@ -24,7 +24,7 @@ KDIR = $(eval KDIR := $(shell tools/testing/setup.sh --variant $(VARIANT) >&2 &&
 endif
 
 LLVM_BIN := /usr/lib/llvm-19/bin
-KMAKE := PATH=$(LLVM_BIN):$(VIGIL_CACHE)/tools/bin:$$PATH $(MAKE) -C $(KDIR) M=$(CURDIR) \
+KMAKE = PATH=$(LLVM_BIN):$(VIGIL_CACHE)/tools/bin:$$PATH $(MAKE) -C $(KDIR) M=$(CURDIR) \
 	LLVM=1 RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc \
 	CLIPPY_DRIVER=/usr/bin/clippy-driver BINDGEN=$(VIGIL_CACHE)/tools/bin/bindgen
 

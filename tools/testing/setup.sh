@@ -176,7 +176,7 @@ build_kernel_variant() {
 	} | sha256sum | cut -c1-16)
 	out=$VIGIL_CACHE/kbuild/$variant-$version-$key
 	if [ ! -e "$out/.vigil-built" ]; then
-		vigil_log "building the $variant kernel $version in $out (cold: about 15 minutes on 2 cores)"
+		vigil_log "building the $variant kernel $version in $out (cold: about 20 minutes on 2 cores)"
 		rm -rf "$out"
 		mkdir -p "$out"
 		make -s -C "$srctree" O="$out" "${VIGIL_KMAKE_VARS[@]}" tinyconfig >/dev/null
