@@ -15,6 +15,7 @@ use crate::{
     napi::{Kick, Napi, NapiDevice, NapiHandler},
     netfilter::{self, Hook, HookOptions, HookPacket, HookSlot, Registration, Stolen, Verdict},
     policy::{self, Decision, Params, View},
+    skb::SkBuffRef,
     stats::{inc, DropReason, Stats, MAX_LANES},
     sys,
 };
@@ -227,7 +228,7 @@ impl Stage {
         let ledger = self.ledger();
         inc(&ledger.handled[self.index]);
         if self.ops.contains(Ops::PARSE) || self.ops.contains(Ops::RULES) {
-            let l4 = check_headers(&p);
+            let l4 = check_l4(&p.skb(), p.family());
             if self.ops.contains(Ops::PARSE) && l4.is_err() {
                 return self
                     .shared
@@ -348,30 +349,15 @@ fn spin_for(ns: u64) {
     }
 }
 
-/// Checks a packet's IP and transport headers.
-fn check_headers(p: &Packet) -> Result<L4, headers::HeaderError> {
-    let skb = p.skb();
+/// Checks the IP and transport headers of a packet seen by a hook of `family`.
+fn check_l4(skb: &SkBuffRef<'_>, family: u8) -> Result<L4, headers::HeaderError> {
     let mut buf = [0u8; headers::PEEK_LEN];
     let peek = skb.peek(&mut buf);
-    if p.family() == sys::NFPROTO_IPV6 as u8 {
+    if family == sys::NFPROTO_IPV6 as u8 {
         headers::check_ipv6(peek, skb.len())
     } else {
         headers::check_ipv4(peek, skb.len())
     }
-}
-
-/// The transport protocol and destination port the filter looks at (no validation beyond
-/// what reading them needs).
-fn filter_key(pkt: &HookPacket<'_>, family: u8) -> (u8, Option<u16>) {
-    let skb = pkt.skb();
-    let mut buf = [0u8; headers::PEEK_LEN];
-    let peek = skb.peek(&mut buf);
-    let l4 = if family == sys::NFPROTO_IPV6 as u8 {
-        headers::check_ipv6(peek, skb.len())
-    } else {
-        headers::check_ipv4(peek, skb.len())
-    };
-    l4.map_or((0, None), |l| (l.proto, l.dport))
 }
 
 /// The stealing hook: matching packets enter stage 0 of their lane.
@@ -391,7 +377,9 @@ impl Hook for Entry {
 
     fn hook(&self, pkt: HookPacket<'_>) -> Verdict {
         if self.matcher != Match::All {
-            let (proto, dport) = filter_key(&pkt, pkt.family());
+            // The filter needs only the protocol and port, read as far as the headers allow.
+            let (proto, dport) =
+                check_l4(pkt.skb(), pkt.family()).map_or((0, None), |l| (l.proto, l.dport));
             if !self.matcher.matches(proto, dport) {
                 return Verdict::Accept;
             }
