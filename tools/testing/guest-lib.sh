@@ -45,3 +45,13 @@ vigil_netns_pair() {
 	ip -n "$1" link set "veth-$1" up
 	ip -n "$2" link set "veth-$2" up
 }
+
+# vigil_udp_receiver NS DST COUNT FLOWS: starts `vigil load --mode recv` in
+# namespace NS in the background, its report going to /tmp/recv.out, sets
+# VIGIL_RX to its pid, and gives it time to bind before anyone sends.
+vigil_udp_receiver() {
+	ip netns exec "$1" "$VIGIL" load --mode recv --dst "$2" --count "$3" --flows "$4" \
+		--timeout 3 >/tmp/recv.out &
+	VIGIL_RX=$!
+	sleep 0.5
+}

@@ -17,10 +17,7 @@ vigil_netns_pair ca cb 10.79.0
 "$VIGIL" set stages=3 stage0.cpus=0 stage1.cpus=1 stage2.cpus=0-1 "match=udp dport 9000-9100" \
 	policy=adaptive enabled=1
 echo 1 >$SYSFS/stats/reset
-ip netns exec cb "$VIGIL" load --mode recv --dst 10.79.0.2:9000 --count $N --flows 4 \
-	--timeout 3 >/tmp/recv.out &
-rx=$!
-sleep 0.5
+vigil_udp_receiver cb 10.79.0.2:9000 $N 4
 ip netns exec ca "$VIGIL" load --mode send --dst 10.79.0.2:9000 --count $N --flows 4 \
 	--rate 2000 >/tmp/send.out &
 tx=$!
@@ -33,7 +30,7 @@ for change in policy=poll stages=2 stage1.cpus=0 queue_len=256 hook=local_in \
 	changes=$((changes + 1))
 done
 wait $tx
-wait $rx
+wait $VIGIL_RX
 for _ in $(seq 50); do
 	[ "$(vigil_read stats/in_flight)" = 0 ] && break
 	sleep 0.1

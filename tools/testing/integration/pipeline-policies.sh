@@ -38,13 +38,10 @@ for run in idle poll timeout adaptive adaptive@local_in; do
 	echo $hook >$SYSFS/hook
 	echo $policy >$SYSFS/policy
 	echo 1 >$SYSFS/stats/reset
-	ip netns exec vb "$VIGIL" load --mode recv --dst 10.77.0.2:9000 --count $N \
-		--flows $FLOWS --timeout 3 >/tmp/recv.out &
-	rx=$!
-	sleep 0.5
+	vigil_udp_receiver vb 10.77.0.2:9000 $N $FLOWS
 	ip netns exec va "$VIGIL" load --mode send --dst 10.77.0.2:9000 --count $N \
 		--flows $FLOWS --rate $RATE >/tmp/send.out
-	wait $rx
+	wait $VIGIL_RX
 	# The counters settle once the last packet left the pipeline.
 	for _ in $(seq 50); do
 		[ "$(vigil_read stats/in_flight)" = 0 ] && break

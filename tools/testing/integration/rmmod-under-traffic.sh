@@ -21,10 +21,7 @@ echo work >$SYSFS/stage1/ops
 echo 20000 >$SYSFS/stage1/work_ns
 echo adaptive >$SYSFS/policy
 echo 1 >$SYSFS/enabled
-ip netns exec vb "$VIGIL" load --mode recv --dst 10.78.0.2:9000 --count $N --flows 2 \
-	--timeout 3 >/tmp/recv.out &
-rx=$!
-sleep 0.5
+vigil_udp_receiver vb 10.78.0.2:9000 $N 2
 ip netns exec va "$VIGIL" load --mode send --dst 10.78.0.2:9000 --count $N --flows 2 \
 	--rate 3000 >/tmp/send.out &
 tx=$!
@@ -33,7 +30,7 @@ entered=$(vigil_read stats/entered)
 rmmod vigil
 echo "rmmod after $entered packets entered the pipeline"
 wait $tx
-wait $rx
+wait $VIGIL_RX
 echo "$(cat /tmp/send.out), $(cat /tmp/recv.out)"
 [ "$entered" -gt 0 ]
 # Packets that arrive after the hooks are gone may overtake those still queued:
