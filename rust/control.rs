@@ -44,6 +44,9 @@ struct State {
     running: Option<Pipeline>,
 }
 
+/// `burst_gap_ns` by default: packets of a burst from one sender enter well within it.
+pub(crate) const DEFAULT_BURST_GAP_NS: u64 = 20_000;
+
 /// The module's control: configuration, the running pipeline, the counters.
 #[pin_data]
 pub(crate) struct Control {
@@ -75,6 +78,7 @@ impl Control {
                     policy: Policy::Adaptive,
                     window_ns: 50_000,
                     backlog_threshold: 1,
+                    burst_gap_ns: DEFAULT_BURST_GAP_NS,
                 },
                 queue_len: 1024,
                 hook: HookPoint::PreRouting,
@@ -196,6 +200,18 @@ fn store_threshold(c: &Control, input: &[u8]) -> Result {
     })
 }
 
+fn show_burst_gap(c: &Control, buf: &mut ShowBuf<'_>) -> Result {
+    sysfs_emit!(buf, "{}\n", c.config().pipeline.params.burst_gap_ns)
+}
+
+fn store_burst_gap(c: &Control, input: &[u8]) -> Result {
+    let ns = parse::parse_u64(input, 0, MAX_WINDOW_NS).map_err(errno)?;
+    c.update(|cfg| {
+        cfg.pipeline.params.burst_gap_ns = ns;
+        Ok(())
+    })
+}
+
 fn show_queue_len(c: &Control, buf: &mut ShowBuf<'_>) -> Result {
     sysfs_emit!(buf, "{}\n", c.config().pipeline.queue_len)
 }
@@ -248,13 +264,14 @@ fn store_rules(c: &Control, input: &[u8]) -> Result {
 }
 
 /// The files of `/sys/kernel/vigil/`.
-pub(crate) static ROOT_ATTRS: [Attr<Control>; 10] = [
+pub(crate) static ROOT_ATTRS: [Attr<Control>; 11] = [
     Attr::ro(c"version", show_version),
     Attr::rw(c"enabled", show_enabled, store_enabled),
     Attr::rw(c"policy", show_policy, store_policy),
     Attr::rw(c"stages", show_stages, store_stages),
     Attr::rw(c"poll_window_ns", show_window, store_window),
     Attr::rw(c"backlog_threshold", show_threshold, store_threshold),
+    Attr::rw(c"burst_gap_ns", show_burst_gap, store_burst_gap),
     Attr::rw(c"queue_len", show_queue_len, store_queue_len),
     Attr::rw(c"hook", show_hook, store_hook),
     Attr::rw(c"match", show_match, store_match),
@@ -314,8 +331,8 @@ fn show_lanes(c: &Control, buf: &mut ShowBuf<'_>) -> Result {
 
 /// The per-stage per-CPU table's header.
 const STAGE_HEADER: &str = "stage cpu packets polls empty_polls empty_poll_ns \
-    resched_head_ahead resched_upstream_backlog resched_window completions \
-    wakeups_sent wakeups_received\n";
+    resched_head_ahead resched_upstream_backlog resched_window resched_head_active \
+    completions wakeups_sent wakeups_received\n";
 
 fn emit_stage_rows(c: &Control, buf: &mut ShowBuf<'_>, stages: core::ops::Range<usize>) -> Result {
     use kernel::sync::atomic::Relaxed;
@@ -328,7 +345,7 @@ fn emit_stage_rows(c: &Control, buf: &mut ShowBuf<'_>, stages: core::ops::Range<
             let r = |reason: Reason| s.reschedules[reason.index()].load(Relaxed);
             sysfs_emit!(
                 buf,
-                "{stage} {cpu} {} {} {} {} {} {} {} {} {} {}\n",
+                "{stage} {cpu} {} {} {} {} {} {} {} {} {} {} {}\n",
                 s.packets.load(Relaxed),
                 s.polls.load(Relaxed),
                 s.empty_polls.load(Relaxed),
@@ -336,6 +353,7 @@ fn emit_stage_rows(c: &Control, buf: &mut ShowBuf<'_>, stages: core::ops::Range<
                 r(Reason::HeadAhead),
                 r(Reason::UpstreamBacklog),
                 r(Reason::Window),
+                r(Reason::HeadActive),
                 s.completions.load(Relaxed),
                 s.wakeups_sent.load(Relaxed),
                 s.wakeups_received.load(Relaxed),

@@ -76,6 +76,8 @@ impl PipelineConfig {
 struct Ledger {
     /// The head sequence: the last sequence number handed out.
     entered: Atomic<u64>,
+    /// When the head last advanced (0: never).
+    head_entry_ns: Atomic<u64>,
     /// Packets that left the pipeline, delivered or dropped.
     finished: Atomic<u64>,
     /// Per stage: packets it has handled.
@@ -90,6 +92,7 @@ impl Ledger {
     fn new() -> Self {
         Self {
             entered: Atomic::new(0),
+            head_entry_ns: Atomic::new(0),
             finished: Atomic::new(0),
             handled: core::array::from_fn(|_| Atomic::new(0)),
             retired_before: core::array::from_fn(|_| Atomic::new(0)),
@@ -203,9 +206,11 @@ impl Stage {
     }
 
     /// Queues a packet entering the pipeline: its sequence number is handed out under the
-    /// queue lock, so that sequence order is queue order.
-    fn push_new(&self, mut p: Packet) -> Result<(), Packet> {
+    /// queue lock, so that sequence order is queue order. Returns whether the packet starts a
+    /// burst that should wake the lane's other stages ahead of it ([`policy::wakes_ahead`]).
+    fn push_new(&self, mut p: Packet) -> Result<bool, Packet> {
         let ledger = self.ledger();
+        let now = p.meta().entered_ns;
         let mut q = self.queue.lock();
         // Counted as entered before it can be seen leaving.
         self.shared.stats.lane(self.lane).count_entered();
@@ -213,7 +218,8 @@ impl Stage {
         p.meta_mut().seq = seq;
         q.push(p)?;
         ledger.queued[self.index].store(q.len as u64, Relaxed);
-        Ok(())
+        let previous = ledger.head_entry_ns.xchg(now, Relaxed);
+        Ok(policy::wakes_ahead(&self.shared.params, now, previous))
     }
 
     fn pop(&self) -> Option<Packet> {
@@ -293,6 +299,7 @@ impl Stage {
         View {
             now_ns: now,
             last_work_ns: self.last_work_ns.load(Relaxed),
+            head_entry_ns: ledger.head_entry_ns.load(Relaxed),
             in_flight: policy::in_flight_toward(entered, handled, retired),
             upstream_backlog: u32::try_from(upstream_backlog).unwrap_or(u32::MAX),
         }
@@ -360,6 +367,18 @@ fn check_l4(skb: &SkBuffRef<'_>, family: u8) -> Result<L4, headers::HeaderError>
     }
 }
 
+/// Schedules every stage after `first` in its lane, so that their CPUs leave their C-states
+/// in parallel while a burst's first packet is still upstream: each then polls on the
+/// look-ahead until the packet reaches it. A stage already scheduled costs nothing.
+fn wake_downstream(first: &Stage) {
+    let mut next = first.next.as_ref();
+    while let Some(napi) = next {
+        let stage = napi.handler();
+        stage.kicked(napi.schedule());
+        next = stage.next.as_ref();
+    }
+}
+
 /// The stealing hook: matching packets enter stage 0 of their lane.
 struct Entry {
     shared: Arc<Shared>,
@@ -395,7 +414,12 @@ impl Hook for Entry {
         let head = &self.heads[lane];
         let stage = head.handler();
         match stage.push_new(stolen) {
-            Ok(()) => stage.kicked(head.schedule()),
+            Ok(wake_ahead) => {
+                stage.kicked(head.schedule());
+                if wake_ahead {
+                    wake_downstream(stage);
+                }
+            }
             Err(p) => self.shared.drop_packet(lane, 0, p, DropReason::QueueFull),
         }
         Verdict::Stolen(token)

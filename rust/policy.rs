@@ -17,8 +17,10 @@ pub enum Policy {
     Poll,
     /// Reschedule for a fixed window after the last packet (like `busy_poll`).
     Timeout,
-    /// Reschedule while packets are in flight toward this stage, or while the upstream queue
-    /// holds at least the backlog threshold, within the window since the last packet.
+    /// Reschedule while packets are in flight toward this stage, while the upstream queue
+    /// holds at least the backlog threshold, or while the lane's head is still taking in a
+    /// burst, within the window since the last packet; wake every stage of a lane at once when
+    /// a burst starts at its head.
     Adaptive,
 }
 
@@ -59,11 +61,18 @@ pub enum Reason {
     UpstreamBacklog,
     /// Within the poll window (`timeout`), or unconditionally (`poll`).
     Window,
+    /// A packet entered the lane within the burst gap: more of the burst is expected.
+    HeadActive,
 }
 
 impl Reason {
     /// Every reason, in the order statistics list them.
-    pub const ALL: [Reason; 3] = [Reason::HeadAhead, Reason::UpstreamBacklog, Reason::Window];
+    pub const ALL: [Reason; 4] = [
+        Reason::HeadAhead,
+        Reason::UpstreamBacklog,
+        Reason::Window,
+        Reason::HeadActive,
+    ];
 
     /// The reason's name in statistics.
     pub fn name(self) -> &'static str {
@@ -71,6 +80,7 @@ impl Reason {
             Reason::HeadAhead => "head_ahead",
             Reason::UpstreamBacklog => "upstream_backlog",
             Reason::Window => "window",
+            Reason::HeadActive => "head_active",
         }
     }
 
@@ -80,6 +90,7 @@ impl Reason {
             Reason::HeadAhead => 0,
             Reason::UpstreamBacklog => 1,
             Reason::Window => 2,
+            Reason::HeadActive => 3,
         }
     }
 }
@@ -99,11 +110,16 @@ pub struct Params {
     /// The policy.
     pub policy: Policy,
     /// `timeout`: how long to poll after the last packet. `adaptive`: the most it polls after
-    /// the last packet, whatever the signals say.
+    /// the last sign of traffic (its own last packet, or the last packet to enter its lane),
+    /// whatever the signals say.
     pub window_ns: u64,
     /// `adaptive`: the upstream backlog at or above which the stage keeps polling (0 disables
     /// that signal).
     pub backlog_threshold: u32,
+    /// `adaptive`: the longest gap between two packets entering a lane that still counts as
+    /// one burst. A stage keeps polling while its lane's head advanced within it, and a packet
+    /// entering a lane whose head was quiet for longer starts a burst (0 disables the signal).
+    pub burst_gap_ns: u64,
 }
 
 /// What a stage sees when its queue is empty.
@@ -113,6 +129,9 @@ pub struct View {
     pub now_ns: u64,
     /// When this stage last processed a packet, on the same clock.
     pub last_work_ns: u64,
+    /// When the last packet entered this stage's lane (its head sequence last advanced), on the
+    /// same clock; 0 if none has.
+    pub head_entry_ns: u64,
     /// The lane's packets that entered the pipeline and have neither passed this stage nor been
     /// retired (dropped) upstream of it: see [`in_flight_toward`].
     pub in_flight: u64,
@@ -123,6 +142,12 @@ pub struct View {
 /// Decides for a stage whose queue is empty.
 pub fn decide(params: &Params, view: &View) -> Decision {
     let idle_ns = view.now_ns.saturating_sub(view.last_work_ns);
+    // Adaptive counts from the later of its own last packet and its lane's last entry: a stage
+    // woken ahead of a burst has not worked yet, but its lane just did.
+    let quiet_ns = view
+        .now_ns
+        .saturating_sub(view.last_work_ns.max(view.head_entry_ns));
+    let head_idle_ns = view.now_ns.saturating_sub(view.head_entry_ns);
     match params.policy {
         Policy::Idle => Decision::Complete,
         Policy::Poll => Decision::Reschedule(Reason::Window),
@@ -130,7 +155,7 @@ pub fn decide(params: &Params, view: &View) -> Decision {
         Policy::Timeout => Decision::Complete,
         // The window bounds the look-ahead: a packet held or lost upstream cannot keep this
         // stage awake for ever.
-        Policy::Adaptive if idle_ns >= params.window_ns => Decision::Complete,
+        Policy::Adaptive if quiet_ns >= params.window_ns => Decision::Complete,
         Policy::Adaptive if view.in_flight > 0 => Decision::Reschedule(Reason::HeadAhead),
         Policy::Adaptive
             if params.backlog_threshold > 0
@@ -138,8 +163,21 @@ pub fn decide(params: &Params, view: &View) -> Decision {
         {
             Decision::Reschedule(Reason::UpstreamBacklog)
         }
+        Policy::Adaptive if head_idle_ns < params.burst_gap_ns => {
+            Decision::Reschedule(Reason::HeadActive)
+        }
         Policy::Adaptive => Decision::Complete,
     }
+}
+
+/// Whether a packet entering a lane at `now_ns`, whose previous packet entered at
+/// `head_entry_ns` (0: none yet), should wake every stage of the lane at once rather than let
+/// each wait for the packet to reach it: under `adaptive`, when it starts a burst. The stages
+/// then leave their C-states while the burst's first packet is still upstream of them, and
+/// poll on the look-ahead until it arrives.
+pub fn wakes_ahead(params: &Params, now_ns: u64, head_entry_ns: u64) -> bool {
+    params.policy == Policy::Adaptive
+        && (head_entry_ns == 0 || now_ns.saturating_sub(head_entry_ns) >= params.burst_gap_ns)
 }
 
 /// Packets of a lane in flight toward a stage, from three monotonic counters: how many entered

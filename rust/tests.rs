@@ -44,12 +44,15 @@ mod parse_tests {
 
 #[kunit_tests(vigil_policy)]
 mod policy_tests {
-    use crate::policy::{decide, in_flight_toward, Decision, Params, Policy, Reason, View};
+    use crate::policy::{
+        decide, in_flight_toward, wakes_ahead, Decision, Params, Policy, Reason, View,
+    };
 
     fn view(idle_ns: u64, in_flight: u64, upstream_backlog: u32) -> View {
         View {
             now_ns: 1_000_000 + idle_ns,
             last_work_ns: 1_000_000,
+            head_entry_ns: 0,
             in_flight,
             upstream_backlog,
         }
@@ -61,6 +64,7 @@ mod policy_tests {
             policy,
             window_ns: 1000,
             backlog_threshold: 2,
+            burst_gap_ns: 100,
         };
         assert_eq!(decide(&p(Policy::Idle), &view(0, 5, 5)), Decision::Complete);
         assert_eq!(
@@ -91,6 +95,44 @@ mod policy_tests {
             decide(&p(Policy::Adaptive), &view(1000, 7, 7)),
             Decision::Complete
         );
+        // The head entered 50 ns ago, within the burst gap: more of the burst is coming.
+        let head_active = View {
+            head_entry_ns: 1_000_000 + 950,
+            ..view(1000, 0, 0)
+        };
+        assert_eq!(
+            decide(&p(Policy::Adaptive), &head_active),
+            Decision::Reschedule(Reason::HeadActive)
+        );
+        assert_eq!(
+            decide(&p(Policy::Timeout), &head_active),
+            Decision::Complete
+        );
+        // A stage woken ahead of a burst has not worked for long, but its lane just did.
+        let woken_ahead = View {
+            head_entry_ns: 1_999_500,
+            ..view(1_000_000, 1, 0)
+        };
+        assert_eq!(
+            decide(&p(Policy::Adaptive), &woken_ahead),
+            Decision::Reschedule(Reason::HeadAhead)
+        );
+    }
+
+    #[test]
+    fn only_adaptive_wakes_ahead_and_only_when_a_burst_starts() {
+        let p = |policy| Params {
+            policy,
+            window_ns: 1000,
+            backlog_threshold: 2,
+            burst_gap_ns: 100,
+        };
+        assert!(wakes_ahead(&p(Policy::Adaptive), 5_000, 0));
+        assert!(wakes_ahead(&p(Policy::Adaptive), 5_000, 4_900));
+        assert!(!wakes_ahead(&p(Policy::Adaptive), 5_000, 4_901));
+        for policy in [Policy::Idle, Policy::Poll, Policy::Timeout] {
+            assert!(!wakes_ahead(&p(policy), 5_000, 0));
+        }
     }
 
     #[test]
@@ -191,10 +233,11 @@ mod config_tests {
     #[test]
     fn malformed_writes_change_nothing() -> Result {
         let c = control()?;
-        let cases: [(&CStr, &[&[u8]]); 7] = [
+        let cases: [(&CStr, &[&[u8]]); 8] = [
             (c"policy", &[b"", b"busy", b"adaptive\n\n", b"Idle"]),
             (c"stages", &[b"0", b"9", b"x", b"-1"]),
             (c"poll_window_ns", &[b"", b"1000000001", b"1e6"]),
+            (c"burst_gap_ns", &[b"", b"1000000001", b"20us", b"-1"]),
             (c"queue_len", &[b"0", b"65537", b" 4"]),
             (c"hook", &[b"forward", b""]),
             (
@@ -224,6 +267,9 @@ mod config_tests {
         assert_eq!(&show(&c, c"rules")?[..], b"udp dport 9 drop\nall mark 7\n");
         store(&c, c"stages", b"5")?;
         assert_eq!(&show(&c, c"stages")?[..], b"5\n");
+        assert_eq!(&show(&c, c"burst_gap_ns")?[..], b"20000\n");
+        store(&c, c"burst_gap_ns", b"0\n")?;
+        assert_eq!(&show(&c, c"burst_gap_ns")?[..], b"0\n");
         Ok(())
     }
 }
@@ -234,7 +280,7 @@ mod pipeline_tests {
     use crate::{
         config::{CpuList, HookPoint, Match, Ops, Rules, MAX_STAGES},
         pipeline::{Pipeline, PipelineConfig, StageConfig},
-        policy::{Params, Policy},
+        policy::{Params, Policy, Reason},
         skb::SkBuff,
         stats::{DropReason, Stats},
         sys,
@@ -324,6 +370,7 @@ mod pipeline_tests {
                 policy,
                 window_ns: 20_000,
                 backlog_threshold: 1,
+                burst_gap_ns: 10_000,
             },
             queue_len: 4096,
             hook: HookPoint::PreRouting,
@@ -391,6 +438,47 @@ mod pipeline_tests {
         assert_eq!(t.dropped[DropReason::Parse as usize], 1);
         assert_eq!(t.dropped[DropReason::Rule as usize], 1);
         assert_eq!(LAST_MARK.load(Relaxed), 42);
+        Ok(())
+    }
+
+    /// A stage's empty polls and head_ahead reschedules, over every CPU.
+    fn stage_counts(stats: &Stats, stage: usize) -> (u64, u64) {
+        let mut sum = (0, 0);
+        for cpu in 0..stats.nr_cpus() as u32 {
+            let s = stats.stage(stage, cpu);
+            sum.0 += s.empty_polls.load(Relaxed);
+            sum.1 += s.reschedules[Reason::HeadAhead.index()].load(Relaxed);
+        }
+        sum
+    }
+
+    #[test]
+    fn adaptive_wakes_the_lane_ahead_of_a_burst() -> Result {
+        // Stage 0 (CPU 0) works 5 ms on the packet: stage 1 (CPU 1), woken ahead, polls on the
+        // look-ahead (an empty poll, a head_ahead reschedule) long before the packet reaches
+        // it. Under idle, stage 1 only runs once its packet is queued: it never polls empty.
+        for policy in [Policy::Adaptive, Policy::Idle] {
+            reset_observer();
+            let stats = Arc::new(Stats::new(kernel::cpu::nr_cpu_ids() as usize)?, GFP_KERNEL)?;
+            let mut cfg = config(2, policy, [Ops::WORK, Ops(0), Ops(0)], 5_000_000);
+            cfg.params.window_ns = 100_000_000;
+            let pipe = Pipeline::start(&cfg, stats.clone())?;
+            assert!(pipe.inject_for_test(
+                udp_packet(9000, 1, true)?,
+                sys::NFPROTO_IPV4 as u8,
+                okfn
+            ));
+            wait_delivered(1);
+            drop(pipe);
+            assert_eq!(DELIVERED.load(Relaxed), 1);
+            let (empty, head_ahead) = stage_counts(&stats, 1);
+            if policy == Policy::Adaptive {
+                assert!(empty >= 1);
+                assert!(head_ahead >= 1);
+            } else {
+                assert_eq!((empty, head_ahead), (0, 0));
+            }
+        }
         Ok(())
     }
 

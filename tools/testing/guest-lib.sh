@@ -19,6 +19,7 @@ vigil_defaults() {
 	echo 3 >$SYSFS/stages
 	echo 50000 >$SYSFS/poll_window_ns
 	echo 1 >$SYSFS/backlog_threshold
+	echo 20000 >$SYSFS/burst_gap_ns
 	echo 1024 >$SYSFS/queue_len
 	echo prerouting >$SYSFS/hook
 	echo all >$SYSFS/match

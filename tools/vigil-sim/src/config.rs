@@ -59,6 +59,8 @@ pub struct Config {
     pub window_ns: u64,
     /// `backlog_threshold`.
     pub backlog_threshold: u32,
+    /// `burst_gap_ns`.
+    pub burst_gap_ns: u64,
     /// The machine's costs.
     pub costs: Costs,
     /// Record a stage's last work as `rust/pipeline.rs` does today, only at the end of a poll
@@ -69,7 +71,7 @@ pub struct Config {
 
 impl Config {
     /// `lanes` lanes of `stages` stages on `cpus` CPUs, with the module's default knobs
-    /// (window 50 us, threshold 1) and the default costs.
+    /// (window 50 us, threshold 1, burst gap 20 us) and the default costs.
     pub fn new(lanes: usize, stages: usize, cpus: usize) -> Self {
         Self {
             lanes,
@@ -79,6 +81,7 @@ impl Config {
             cpu_map: None,
             window_ns: 50_000,
             backlog_threshold: 1,
+            burst_gap_ns: 20_000,
             costs: Costs::default(),
             stale_last_work: false,
         }
@@ -148,6 +151,7 @@ impl Config {
             policy,
             window_ns: self.window_ns,
             backlog_threshold: self.backlog_threshold,
+            burst_gap_ns: self.burst_gap_ns,
         }
     }
 }

@@ -9,8 +9,9 @@
 //! - **Topology.** `L` lanes of `S` stages (`S <= 8`) on `C` CPUs (`C <= 64`). Stage `k` of
 //!   lane `i` is a NAPI context bound to CPU `(k * L + i) % C`, or to an explicit map. Packet
 //!   `n` of the traffic goes to lane `n % L` (flows round-robin over lanes) and gets the lane's
-//!   next sequence number as it enters stage 0's queue. Queues are FIFO and unbounded: nothing
-//!   is dropped, so `retired_upstream` is always 0.
+//!   next sequence number as it enters stage 0's queue; the lane's *head entry* time becomes
+//!   the clock's time then (0 before its first packet), as the module's ledger stamps it. Queues
+//!   are FIFO and unbounded: nothing is dropped, so `retired_upstream` is always 0.
 //! - **CPUs.** Each CPU runs the contexts on its poll list in turn, one poll at a time, and
 //!   sleeps when the list is empty. A poll of a context processes its queued packets one by
 //!   one, each taking the stage's fixed service time (default 1000 ns; per stage), forwarding
@@ -19,10 +20,12 @@
 //!   counted as busy) and then looks again.
 //! - **Decisions.** When a poll ends with the queue empty (a *drain*) the context calls
 //!   [`vigil_core::policy::decide`] with a view built as `rust/pipeline.rs` builds it: `now`,
-//!   when the stage last finished a packet, [`vigil_core::policy::in_flight_toward`] of the
-//!   lane's `entered` and the stage's `handled` counters (counted when a packet is taken off
-//!   the queue), and the upstream stage's queue length. (`rust/pipeline.rs` records the last
-//!   work only in polls that drain, not in polls that spend their whole budget;
+//!   when the stage last finished a packet, the lane's head entry time (`adaptive` keeps
+//!   polling while a packet entered the lane within the burst gap, and counts its window from
+//!   the later of its own last packet and that entry), [`vigil_core::policy::in_flight_toward`]
+//!   of the lane's `entered` and the stage's `handled` counters (counted when a packet is taken
+//!   off the queue), and the upstream stage's queue length. (`rust/pipeline.rs` records the
+//!   last work only in polls that drain, not in polls that spend their whole budget;
 //!   [`Config::stale_last_work`] reproduces that.) *Reschedule* puts it back at the tail of
 //!   its CPU's poll list (it keeps polling); *complete* takes it off (it is idle).
 //!   A poll that processes `budget` packets (default 64) goes back to the tail without a
@@ -33,9 +36,16 @@
 //!   asleep it first leaves its C-state: 20000 ns if it slept longer than the residency
 //!   threshold (50000 ns) or has never run, else 1000 ns. From the same CPU the context joins
 //!   the poll list at once, without an IPI.
+//! - **Wake-ahead.** Under `adaptive`, a packet that starts a burst (the lane's first, or one
+//!   entering a lane whose head was quiet for the burst gap or longer:
+//!   [`vigil_core::policy::wakes_ahead`]) also schedules, from the hook right after queuing
+//!   it, every later stage of its lane that is not scheduled: an IPI each, counted as a
+//!   wake-up, with nothing queued. Their CPUs leave their C-states in parallel while the packet
+//!   is still upstream; each such context's polls find its queue empty (they spin, as empty
+//!   polls) and the policy keeps it polling on the look-ahead until the packet reaches it.
 //! - **Clock.** The simulated monotonic clock reads [`model::EPOCH_NS`] (1 s) when the
-//!   traffic starts, so that a stage's initial `last_work_ns` of 0 is long past, as in the
-//!   kernel.
+//!   traffic starts, so that a stage's initial `last_work_ns` of 0, and a lane's head entry
+//!   of 0 before its first packet, are long past, as in the kernel.
 //! - **Traffic** ([`Profile`]): a steady rate, bursts, Poisson arrivals, a text trace (one
 //!   timestamp in ns per line) or the timestamps of a classic pcap file.
 //! - **Measures.** A run ends when the last packet is delivered. End-to-end latency is from

@@ -10,14 +10,15 @@ use vigil_sim::report::{self, Row};
 use vigil_sim::{run, Config, Policy, Profile, Summary};
 
 const USAGE: &str = "usage: vigil-sim [--lanes L] [--stages S] [--cpus C] [--service-ns N[,N...]]
-                 [--window-ns W] [--threshold T] [--packets N] [--seed N]
+                 [--window-ns W] [--threshold T] [--burst-gap-ns G] [--packets N] [--seed N]
                  [--profile steady:PPS | bursts:B:GAP_NS[:SPACING_NS] | poisson:PPS
                             | trace:PATH | pcap:PATH]
                  [--policy idle|poll|timeout|adaptive|all] [--json] [--scale]
                  [--cpu-map CPU,...] [--ipi-ns N] [--deep-exit-ns N] [--shallow-exit-ns N]
                  [--residency-ns N] [--poll-ns N] [--budget N] [--stale-last-work]
 defaults: 2 lanes, 3 stages, lanes*stages CPUs (at most 64), 1000 ns per stage, window 50000,
-threshold 1, bursts:32:200000, 20000 packets (a trace's packets: all), seed 1, policy all.
+threshold 1, burst gap 20000, bursts:32:200000, 20000 packets (a trace's packets: all), seed 1,
+policy all.
 --scale runs the same traffic on 1x2, 2x4, 4x8 and 8x8 lanes x stages, up to 64 CPUs.
 --cpu-map lists the CPU of every stage of every lane, stage 0's lanes first.
 --stale-last-work records a stage's last work only when a poll drains its queue, as
@@ -96,6 +97,7 @@ impl Options {
             "--service-ns" => self.service_ns = list(flag, value)?,
             "--window-ns" => c.window_ns = number(flag, value)?,
             "--threshold" => c.backlog_threshold = number(flag, value)?,
+            "--burst-gap-ns" => c.burst_gap_ns = number(flag, value)?,
             "--packets" => self.packets = Some(number(flag, value)?),
             "--seed" => self.seed = number(flag, value)?,
             "--profile" => self.profile = Profile::parse(value)?,

@@ -6,7 +6,9 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 
-use vigil_core::policy::{decide, in_flight_toward, Decision, Params, Policy, Reason, View};
+use vigil_core::policy::{
+    decide, in_flight_toward, wakes_ahead, Decision, Params, Policy, Reason, View,
+};
 
 use crate::config::Config;
 
@@ -46,6 +48,9 @@ pub struct Outcome {
     pub spin_ns: u64,
     /// IPIs sent to schedule an idle context.
     pub wakeups: u64,
+    /// Of `wakeups`, those sent ahead of a burst to a downstream stage with nothing queued yet
+    /// ([`vigil_core::policy::wakes_ahead`]).
+    pub wakeups_ahead: u64,
     /// Wake-ups that found the CPU in a deep C-state.
     pub deep_wakeups: u64,
     /// Polls that ended with the queue empty, so asked the policy.
@@ -53,7 +58,7 @@ pub struct Outcome {
     /// Polls that spun and found nothing.
     pub empty_polls: u64,
     /// Reschedules, by [`Reason::index`].
-    pub reschedules: [u64; 3],
+    pub reschedules: [u64; Reason::ALL.len()],
     /// Completions.
     pub completions: u64,
 }
@@ -137,6 +142,8 @@ struct Sim<'a> {
     contexts: Vec<Context>,
     cpus: Vec<Cpu>,
     entered: Vec<u64>,
+    /// Per lane: when its last packet entered (0: none yet), as the module's ledger keeps it.
+    head_entry: Vec<u64>,
     out: Outcome,
 }
 
@@ -186,6 +193,7 @@ impl<'a> Sim<'a> {
             contexts,
             cpus,
             entered: vec![0; config.lanes],
+            head_entry: vec![0; config.lanes],
             out: Outcome {
                 policy,
                 arrived: 0,
@@ -195,10 +203,11 @@ impl<'a> Sim<'a> {
                 work_ns: 0,
                 spin_ns: 0,
                 wakeups: 0,
+                wakeups_ahead: 0,
                 deep_wakeups: 0,
                 drains: 0,
                 empty_polls: 0,
-                reschedules: [0; 3],
+                reschedules: [0; Reason::ALL.len()],
                 completions: 0,
             },
         }
@@ -249,6 +258,9 @@ impl<'a> Sim<'a> {
             self.at(EPOCH_NS + t, Event::Arrival);
         }
         let lane = n % self.config.lanes;
+        // The module stamps the head when it hands out the sequence number, and decides from
+        // the previous stamp whether this packet starts a burst.
+        let previous = std::mem::replace(&mut self.head_entry[lane], self.now);
         self.entered[lane] += 1;
         self.out.arrived += 1;
         let packet = Packet {
@@ -257,24 +269,40 @@ impl<'a> Sim<'a> {
             arrival_ns: self.now,
         };
         self.push(self.context_of(lane, 0), packet, None);
+        if wakes_ahead(&self.params, self.now, previous) {
+            // As the hook's wake_downstream(): every later stage, from the hook, at once.
+            for stage in 1..self.config.stages {
+                if self.schedule(self.context_of(lane, stage), None) {
+                    self.out.wakeups_ahead += 1;
+                }
+            }
+        }
     }
 
     /// Queues `packet` for context `ctx`, scheduling it if idle; `from` is the producer's CPU
     /// (`None` for the netfilter hook).
     fn push(&mut self, ctx: usize, packet: Packet, from: Option<usize>) {
+        self.contexts[ctx].queue.push_back(packet);
+        self.schedule(ctx, from);
+    }
+
+    /// Schedules context `ctx` unless it already is; `from` as for `push`. Returns whether it
+    /// took an IPI.
+    fn schedule(&mut self, ctx: usize, from: Option<usize>) -> bool {
         let c = &mut self.contexts[ctx];
-        c.queue.push_back(packet);
         if c.scheduled {
-            return;
+            return false;
         }
         c.scheduled = true;
         let cpu = c.cpu;
         if from == Some(cpu) {
             // napi_schedule() on the CPU itself, which is running: no IPI.
             self.cpus[cpu].poll_list.push_back(ctx);
+            false
         } else {
             self.out.wakeups += 1;
             self.at(self.now + self.config.costs.ipi_ns, Event::Ipi(ctx));
+            true
         }
     }
 
@@ -387,6 +415,7 @@ impl<'a> Sim<'a> {
         let view = View {
             now_ns: self.now,
             last_work_ns: c.last_work_ns,
+            head_entry_ns: self.head_entry[c.lane],
             in_flight: in_flight_toward(self.entered[c.lane], c.handled, 0),
             upstream_backlog: u32::try_from(upstream_backlog).unwrap_or(u32::MAX),
         };

@@ -3,7 +3,7 @@
 //! The figures a run is judged by: latency percentiles, CPU busy fraction, wake-up rate.
 
 use vigil_core::histogram::{bucket, bucket_high, quantile_bucket, BUCKETS};
-use vigil_core::policy::Policy;
+use vigil_core::policy::{Policy, Reason};
 
 use crate::model::Outcome;
 
@@ -28,8 +28,8 @@ pub struct Summary {
     pub wakeups_per_1k: f64,
     /// Reschedules, all reasons.
     pub reschedules: u64,
-    /// Reschedules by reason, in [`vigil_core::policy::Reason::ALL`] order.
-    pub reschedules_by_reason: [u64; 3],
+    /// Reschedules by reason, in [`Reason::ALL`] order.
+    pub reschedules_by_reason: [u64; Reason::ALL.len()],
     /// Completions.
     pub completions: u64,
     /// Wake-ups.

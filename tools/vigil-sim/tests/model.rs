@@ -65,6 +65,10 @@ fn every_packet_is_delivered_once_in_lane_order() {
             for policy in Policy::ALL {
                 let out = run(&config, policy, &arrivals).unwrap();
                 check_conservation(&config, &arrivals, &out);
+                // Only adaptive wakes ahead, and it does at a lane's first packet at least.
+                let ahead = policy == Policy::Adaptive && config.stages > 1;
+                assert_eq!(out.wakeups_ahead > 0, ahead, "{config:?} {policy:?}");
+                assert!(out.wakeups_ahead <= out.wakeups);
             }
         }
     }
@@ -172,4 +176,22 @@ fn bad_configurations_are_refused() {
     }
     assert!(run(&ok, Policy::Idle, &[5, 4]).is_err());
     assert!(run(&ok, Policy::Idle, &[4, 5]).is_ok());
+}
+
+#[test]
+fn wake_ahead_follows_each_lanes_own_head() {
+    // Two packets 1 us apart, one per lane: each is the first of its lane, so each wakes its
+    // own lane's downstream stages, although the two lanes together saw no gap at all.
+    let config = Config::new(2, 3, 6);
+    let out = run(&config, Policy::Adaptive, &[0, 1_000]).unwrap();
+    assert_eq!(out.wakeups_ahead, 2 * 2);
+    // A second packet in the same lane within the burst gap wakes nothing ahead: stages 1 and 2
+    // are woken once, for the first.
+    let one_lane = Config::new(1, 3, 3);
+    let out = run(&one_lane, Policy::Adaptive, &[0, 1_000]).unwrap();
+    assert_eq!(out.wakeups_ahead, 2);
+    // Past the gap (after the lane went back to sleep) it wakes them again.
+    let gap = one_lane.burst_gap_ns;
+    let out = run(&one_lane, Policy::Adaptive, &[0, 1_000_000 + gap]).unwrap();
+    assert_eq!(out.wakeups_ahead, 4);
 }

@@ -3,6 +3,7 @@
 //! Percentiles: exact ones from the sorted latencies, and the module's log2 histogram.
 
 use vigil_core::histogram::{bucket_high, bucket_low, quantile_bucket};
+use vigil_sim::report::{self, Row};
 use vigil_sim::summary::exact_quantile;
 use vigil_sim::{run, Config, Policy, Profile, Summary};
 
@@ -46,4 +47,26 @@ fn the_histogram_agrees_with_the_exact_percentiles() {
             s.wakeups as f64 * 1000.0 / s.delivered as f64
         );
     }
+}
+
+#[test]
+fn the_json_report_counts_reschedules_by_every_reason() {
+    let config = Config::new(1, 3, 3);
+    let profile = Profile::Bursts {
+        burst: 32,
+        gap_ns: 2_000_000,
+        spacing_ns: 5_000,
+    };
+    let arrivals = profile.arrivals(320, 1).unwrap();
+    let s = Summary::of(&run(&config, Policy::Adaptive, &arrivals).unwrap());
+    let [ahead, backlog, window, active] = s.reschedules_by_reason;
+    // Packets 5 us apart keep the stages polling on the head between them.
+    assert!(active > 0 && ahead > 0, "{s:?}");
+    assert_eq!(ahead + backlog + window + active, s.reschedules);
+    let json = report::json(&[Row::new(&config, s)]);
+    let expected = format!(
+        "\"reschedules_by_reason\": {{\"head_ahead\": {ahead}, \"upstream_backlog\": {backlog}, \
+         \"window\": {window}, \"head_active\": {active}}}"
+    );
+    assert!(json.contains(&expected), "{json}");
 }

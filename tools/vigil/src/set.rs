@@ -37,6 +37,7 @@ fn check_top(key: &str, value: &[u8]) -> Result<(), String> {
         "stages" => parse_u64(value, 1, MAX_STAGES as u64).map(drop),
         "poll_window_ns" => parse_u64(value, 0, MAX_WINDOW_NS).map(drop),
         "backlog_threshold" => parse_u64(value, 0, MAX_QUEUE_LEN).map(drop),
+        "burst_gap_ns" => parse_u64(value, 0, MAX_WINDOW_NS).map(drop),
         "queue_len" => parse_u64(value, 1, MAX_QUEUE_LEN).map(drop),
         "hook" => HookPoint::parse(value).map(drop),
         "match" => Match::parse(value).map(drop),
@@ -131,6 +132,8 @@ mod tests {
                 "stage2.cpus=0-1",
                 "stage0/ops=parse,rules",
                 "match=udp dport 9000",
+                "burst_gap_ns=0",
+                "burst_gap_ns=1000000000",
             ]),
             4,
         )
@@ -145,7 +148,9 @@ mod tests {
                 ("policy", "poll"),
                 ("stage2/cpus", "0-1"),
                 ("stage0/ops", "parse,rules"),
-                ("match", "udp dport 9000")
+                ("match", "udp dport 9000"),
+                ("burst_gap_ns", "0"),
+                ("burst_gap_ns", "1000000000"),
             ]
         );
     }
@@ -159,6 +164,10 @@ mod tests {
             &["enabled=yes"],
             &["queue_len=0"],
             &["poll_window_ns=-1"],
+            &["burst_gap_ns=-1"],
+            &["burst_gap_ns=1000000001"],
+            &["burst_gap_ns=20us"],
+            &["burst_gap_ns="],
             &["hook=forward"],
             &["match=udp dport 2-1"],
             &["rules=all explode"],
@@ -174,6 +183,9 @@ mod tests {
             assert!(parse(&args(bad), 4).is_err(), "{bad:?}");
         }
         assert!(parse(&[], 4).is_err());
+        // Range errors read as the kernel's errno.
+        let err = parse(&args(&["burst_gap_ns=1000000001"]), 4).unwrap_err();
+        assert_eq!(err, "set: burst_gap_ns: out of range (ERANGE)");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::time::Duration;
 use vigil_core::histogram::{bucket_high, quantile_bucket, BUCKETS};
 
 /// The columns of `stats/stages`, as the module documents them.
-pub const STAGE_COLUMNS: [&str; 12] = [
+pub const STAGE_COLUMNS: [&str; 13] = [
     "stage",
     "cpu",
     "packets",
@@ -19,13 +19,37 @@ pub const STAGE_COLUMNS: [&str; 12] = [
     "resched_head_ahead",
     "resched_upstream_backlog",
     "resched_window",
+    "resched_head_active",
     "completions",
     "wakeups_sent",
     "wakeups_received",
 ];
 
 /// One row of the stage table.
-pub type StageRow = [u64; 12];
+pub type StageRow = [u64; STAGE_COLUMNS.len()];
+
+/// Where `polls` is in a [`StageRow`].
+pub const POLLS: usize = 3;
+/// Where `wakeups_received` is in a [`StageRow`].
+pub const WAKEUPS_RECEIVED: usize = 12;
+
+/// The text table's short header and width for each of [`STAGE_COLUMNS`], in order, so that a
+/// new column cannot shift the others.
+const STAGE_TEXT: [(&str, usize); STAGE_COLUMNS.len()] = [
+    ("stage", 5),
+    ("cpu", 3),
+    ("packets", 10),
+    ("polls", 10),
+    ("empty", 10),
+    ("empty_ns", 12),
+    ("head", 10),
+    ("backlog", 10),
+    ("window", 10),
+    ("active", 10),
+    ("completions", 11),
+    ("wake_tx", 9),
+    ("wake_rx", 9),
+];
 
 /// Everything `stats` shows, read at one time.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -142,26 +166,20 @@ pub fn render(s: &Snapshot) -> String {
         out += &format!(" {k} {v}");
     }
     out += "\n\n";
-    out += &format!(
-        "{:>5} {:>3} {:>10} {:>10} {:>10} {:>12} {:>10} {:>10} {:>10} {:>11} {:>9} {:>9}\n",
-        "stage",
-        "cpu",
-        "packets",
-        "polls",
-        "empty",
-        "empty_ns",
-        "head",
-        "backlog",
-        "window",
-        "completions",
-        "wake_tx",
-        "wake_rx"
-    );
+    let header: Vec<String> = STAGE_TEXT
+        .iter()
+        .map(|(name, w)| format!("{name:>w$}"))
+        .collect();
+    out += &header.join(" ");
+    out += "\n";
     for r in &s.stages {
-        out += &format!(
-            "{:>5} {:>3} {:>10} {:>10} {:>10} {:>12} {:>10} {:>10} {:>10} {:>11} {:>9} {:>9}\n",
-            r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11]
-        );
+        let cells: Vec<String> = STAGE_TEXT
+            .iter()
+            .zip(r)
+            .map(|((_, w), v)| format!("{v:>w$}"))
+            .collect();
+        out += &cells.join(" ");
+        out += "\n";
     }
     out += "\nlatency from pipeline entry to stage exit (log2 bucket upper bounds)\n";
     out += &format!(
@@ -243,8 +261,8 @@ pub fn rates(a: &Snapshot, b: &Snapshot, secs: f64) -> [f64; 4] {
     [
         d(a.totals[1], b.totals[1]),
         d(a.totals[2], b.totals[2]),
-        d(sum(a, 11), sum(b, 11)),
-        d(sum(a, 3), sum(b, 3)),
+        d(sum(a, WAKEUPS_RECEIVED), sum(b, WAKEUPS_RECEIVED)),
+        d(sum(a, POLLS), sum(b, POLLS)),
     ]
 }
 
@@ -339,18 +357,34 @@ pub fn run(sysfs: &Sysfs, o: &Options) -> Result<(), String> {
 mod tests {
     use super::*;
 
+    /// The module's header, as `rust/control.rs` emits it, and two rows.
     const TABLE: &str = "stage cpu packets polls empty_polls empty_poll_ns resched_head_ahead \
-        resched_upstream_backlog resched_window completions wakeups_sent wakeups_received\n\
-        0 0 100 10 2 500 3 0 0 7 4 4\n2 1 100 12 1 90 0 0 5 6 0 0\n";
+        resched_upstream_backlog resched_window resched_head_active completions wakeups_sent \
+        wakeups_received\n\
+        0 0 100 10 2 500 3 0 0 41 7 4 4\n2 1 100 12 1 90 0 0 5 0 6 0 0\n";
 
     #[test]
     fn parses_the_stage_table_and_rejects_other_shapes() {
         let rows = parse_stage_table(TABLE).unwrap();
         assert_eq!(rows.len(), 2);
-        assert_eq!(rows[1], [2, 1, 100, 12, 1, 90, 0, 0, 5, 6, 0, 0]);
+        assert_eq!(rows[0], [0, 0, 100, 10, 2, 500, 3, 0, 0, 41, 7, 4, 4]);
+        assert_eq!(rows[1], [2, 1, 100, 12, 1, 90, 0, 0, 5, 0, 6, 0, 0]);
+        assert_eq!(STAGE_COLUMNS[POLLS], "polls");
+        assert_eq!(STAGE_COLUMNS[WAKEUPS_RECEIVED], "wakeups_received");
         assert!(parse_stage_table("stage cpu\n1 2\n").is_err());
         assert!(parse_stage_table(&TABLE.replace("500", "x")).is_err());
         assert!(parse_stage_table(&format!("{TABLE}1 2 3\n")).is_err());
+        // The header before resched_head_active, with 12-column rows: refused, not misread.
+        let old = "stage cpu packets polls empty_polls empty_poll_ns resched_head_ahead \
+            resched_upstream_backlog resched_window completions wakeups_sent wakeups_received\n\
+            0 0 100 10 2 500 3 0 0 7 4 4\n";
+        assert!(parse_stage_table(old).is_err());
+        // The new header with a row one column short.
+        let short = TABLE.replace(
+            "0 0 100 10 2 500 3 0 0 41 7 4 4",
+            "0 0 100 10 2 500 3 0 0 7 4 4",
+        );
+        assert!(parse_stage_table(&short).is_err());
     }
 
     #[test]
@@ -385,8 +419,13 @@ mod tests {
         };
         let mut b = a.clone();
         b.totals = [30, 30, 4, 0];
-        b.stages[0][11] += 8;
-        b.stages[1][3] += 6;
+        b.stages[0][WAKEUPS_RECEIVED] += 8;
+        b.stages[1][POLLS] += 6;
+        // Other counters move too, and must not count as wake-ups or polls.
+        let col = |name| STAGE_COLUMNS.iter().position(|&c| c == name).unwrap();
+        b.stages[0][col("wakeups_sent")] += 1000;
+        b.stages[1][col("resched_head_active")] += 1000;
+        b.stages[1][col("completions")] += 1000;
         assert_eq!(rates(&a, &b, 2.0), [10.0, 2.0, 4.0, 3.0]);
     }
 
@@ -408,11 +447,29 @@ mod tests {
             "{text}"
         );
         assert!(text.contains(" rule 1"));
+        assert!(
+            text.contains(
+                "stage cpu    packets      polls      empty     empty_ns       head    backlog     \
+                 window     active completions   wake_tx   wake_rx\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(concat!(
+                "    0   0        100         10          2          500          3",
+                "          0          0         41           7         4         4\n"
+            )),
+            "{text}"
+        );
         let json = to_json(&s).to_string();
         assert!(
             json.starts_with(r#"{"totals":{"entered":5,"delivered":4,"dropped":1,"in_flight":0}"#)
         );
         assert!(json.contains(r#""p50_ns":7"#), "{json}");
+        assert!(
+            json.contains(r#""resched_window":0,"resched_head_active":41,"completions":7"#),
+            "{json}"
+        );
         assert!(Options::parse(&["--watch".into(), "0".into()]).is_err());
         assert!(Options::parse(&["--frob".into()]).is_err());
     }

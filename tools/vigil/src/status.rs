@@ -6,12 +6,13 @@ use crate::json::Json;
 use crate::sysfs::Sysfs;
 
 /// Top-level settings, in the order shown.
-const SETTINGS: [&str; 9] = [
+const SETTINGS: [&str; 10] = [
     "enabled",
     "policy",
     "stages",
     "poll_window_ns",
     "backlog_threshold",
+    "burst_gap_ns",
     "queue_len",
     "hook",
     "match",
@@ -169,6 +170,7 @@ mod tests {
         w("stages", "2\n");
         w("poll_window_ns", "50000\n");
         w("backlog_threshold", "1\n");
+        w("burst_gap_ns", "20000\n");
         w("queue_len", "1024\n");
         w("hook", "prerouting\n");
         w("match", "udp dport 9000-9100\n");
@@ -195,9 +197,18 @@ mod tests {
         );
         assert_eq!(s.stages.len(), 2);
         assert_eq!(s.stages[1], ["1".to_string(), "parse".into(), "0".into()]);
+        let names: Vec<&str> = s.settings.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(names, SETTINGS);
         let text = render(&s);
         assert!(
             text.contains("match              udp dport 9000-9100\n"),
+            "{text}"
+        );
+        // The adaptive knobs together, in the order the module lists them.
+        assert!(
+            text.contains(
+                "poll_window_ns     50000\nbacklog_threshold  1\nburst_gap_ns       20000\n"
+            ),
             "{text}"
         );
         assert!(text.contains("  udp dport 9 drop\n"));
@@ -205,6 +216,19 @@ mod tests {
         let json = to_json(&s).to_string();
         assert!(json.contains(r#""policy":"adaptive""#), "{json}");
         assert!(json.contains(r#""in_flight":40"#));
+        assert!(
+            json.contains(r#""backlog_threshold":"1","burst_gap_ns":"20000""#),
+            "{json}"
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_module_without_burst_gap_ns_is_reported() {
+        let dir = fake_sysfs("nogap");
+        std::fs::remove_file(dir.join("burst_gap_ns")).unwrap();
+        let err = read(&Sysfs::at(&dir)).unwrap_err();
+        assert!(err.contains("burst_gap_ns"), "{err}");
         std::fs::remove_dir_all(dir).unwrap();
     }
 
