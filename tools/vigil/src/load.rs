@@ -109,6 +109,9 @@ pub struct Options {
     pub timeout: Duration,
 }
 
+/// How long before a datagram is due the sender stops sleeping and spins.
+const SPIN_LAST: Duration = Duration::from_micros(200);
+
 /// Sequence (8 bytes), flow (4), send time in ns since the epoch (8), all big-endian.
 const HEADER: usize = 20;
 
@@ -190,7 +193,7 @@ impl Options {
 }
 
 /// What was sent and what came back.
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Debug, Default, PartialEq)]
 pub struct Report {
     /// Datagrams sent.
     pub sent: u64,
@@ -200,6 +203,20 @@ pub struct Report {
     pub out_of_order: u64,
     /// One-way latencies of the received datagrams, nanoseconds.
     pub latencies: Vec<u64>,
+    /// When the first and the last datagram were received, for the receive rate.
+    pub received_span: Option<(Instant, Instant)>,
+    /// From the first send to the end of the last.
+    pub send_time: Duration,
+}
+
+impl Report {
+    /// Datagrams received per second, from the first receipt to the last (`None` with fewer
+    /// than two, or no time between them).
+    pub fn receive_rate(&self) -> Option<f64> {
+        let (first, last) = self.received_span?;
+        let secs = last.duration_since(first).as_secs_f64();
+        (self.received >= 2 && secs > 0.0).then(|| (self.received - 1) as f64 / secs)
+    }
 }
 
 /// Nanoseconds since the epoch: comparable between a sender and a receiver on one host.
@@ -254,6 +271,9 @@ impl Receiver {
                 let sent = u64::from_be_bytes(self.buf[12..20].try_into().map_err(|_| "short")?);
                 report.latencies.push(wall_ns().saturating_sub(sent));
                 report.received += 1;
+                let now = Instant::now();
+                let first = report.received_span.map_or(now, |(first, _)| first);
+                report.received_span = Some((first, now));
                 if let Some(h) = self.highest.get_mut(flow as usize) {
                     if h.is_some_and(|h| seq <= h) {
                         report.out_of_order += 1;
@@ -305,6 +325,10 @@ pub fn exchange(opts: &Options) -> Result<Report, String> {
             while start.elapsed() < due {
                 if let Some(rx) = rx.as_mut() {
                     rx.receive(&mut report, None)?;
+                } else if let Some(far) = due.checked_sub(start.elapsed() + SPIN_LAST) {
+                    // Sleep through long gaps, so that the sender's CPU idles between bursts as
+                    // a real source's would; spin only the last stretch, for timing.
+                    std::thread::sleep(far);
                 } else {
                     std::hint::spin_loop();
                 }
@@ -316,6 +340,7 @@ pub fn exchange(opts: &Options) -> Result<Report, String> {
                 .send_to(&payload, opts.dst)
                 .map_err(|e| format!("send to {}: {e}", opts.dst))?;
             report.sent += 1;
+            report.send_time = start.elapsed();
             // Drain as we go, so that the receive buffer never overflows.
             if let Some(rx) = rx.as_mut() {
                 while rx.receive(&mut report, None)? {}
@@ -353,6 +378,11 @@ pub fn run(opts: &Options) -> Result<(), String> {
             ("latency_p50_ns", q(500)),
             ("latency_p99_ns", q(990)),
             ("latency_p999_ns", q(999)),
+            ("send_time_ns", Json::Int(r.send_time.as_nanos() as u64)),
+            (
+                "receive_rate_pps",
+                r.receive_rate().map_or(Json::Null, |v| Json::Int(v as u64)),
+            ),
         ]);
         println!("{v}");
         return Ok(());
@@ -472,6 +502,22 @@ mod tests {
         assert!((90.0..110.0).contains(&mean_us), "{mean_us}");
         assert_eq!(a, times(7));
         assert_ne!(a, times(8));
+    }
+
+    #[test]
+    fn receive_rate_counts_intervals_between_receipts() {
+        let t = Instant::now();
+        let mut r = Report {
+            received: 3,
+            received_span: Some((t, t + Duration::from_millis(500))),
+            ..Report::default()
+        };
+        assert_eq!(r.receive_rate(), Some(4.0));
+        r.received = 1;
+        assert_eq!(r.receive_rate(), None);
+        r.received_span = None;
+        r.received = 3;
+        assert_eq!(r.receive_rate(), None);
     }
 
     #[test]
