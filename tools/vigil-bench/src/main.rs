@@ -1,0 +1,164 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `vigil-bench-report`: turn the raw output of `make bench` into the committed results.
+//!
+//! ```text
+//! vigil-bench-report --raw DIR --out DIR
+//! ```
+//!
+//! `make bench` boots a VM and, for several traffic profiles, sends the same UDP traffic
+//! through the 3-stage pipeline under each policy (`idle`, `poll`, `timeout`, `adaptive`) and
+//! once with the pipeline disabled (`plain`, the plain network stack). The guest script writes
+//! the files below; the host runs `vigil-sim --json` for some profiles. This tool reads them
+//! and writes the report. It exits with status 1 and a message naming the file and line when
+//! an input does not follow this format, and with 2 on a usage error.
+//!
+//! # Input (`--raw DIR`): the contract with the guest script
+//!
+//! ## `DIR/meta.txt` (required)
+//!
+//! One `key=value` per line: the key is everything before the first `=`, the value the rest of
+//! the line (free text, may hold spaces and `=`; surrounding whitespace is removed). Blank
+//! lines and lines starting with `#` are skipped; a key may appear once. Every entry is shown,
+//! in file order, in the Markdown header and the JSON `meta` object. Usual keys:
+//!
+//! ```text
+//! date=2026-11-23
+//! vcpus=4
+//! accel=tcg
+//! host_cores=2
+//! kernel=7.3.4 bench
+//! command=make bench
+//! packets=2000
+//! ```
+//!
+//! ## `DIR/runs.txt` (required, at least one run)
+//!
+//! One run per line, as whitespace-separated `key=value` pairs in any order (split at the first
+//! `=`; values hold no whitespace). Blank lines and lines starting with `#` are skipped. A key
+//! may appear once per line, and an empty value is an error: write `-` for unknown (JSON
+//! `null`, an empty CSV cell, `–` in Markdown).
+//!
+//! Required keys:
+//!
+//! - `profile`: the traffic profile, e.g. `steady-2000pps`, `burst-32x2ms`, `burst-8x40us`,
+//!   `poisson-2000pps`, `flood`; letters, digits, `-`, `_` and `.` only (it names
+//!   `sim-<profile>.json`). Profiles whose name starts with `burst` get the latency and CPU
+//!   targets.
+//! - `kind`: `latency` or `throughput`.
+//! - `variant`: `plain`, `idle`, `poll`, `timeout` or `adaptive`.
+//!
+//! A profile, kind and variant may have one run only.
+//!
+//! Optional keys, each a number (`-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`, as in
+//! JSON) or `-`:
+//!
+//! - `sent`, `received`, `out_of_order`: packet counts.
+//! - `app_p50_ns`, `app_p99_ns`, `app_p999_ns`: one-way latency percentiles from the
+//!   application's timestamps.
+//! - `hist_p50_ns`, `hist_p99_ns`, `hist_p999_ns`: the same from vigil's log2 histogram (the
+//!   upper bounds of buckets); `-` for `plain`.
+//! - `cpu_busy`: mean busy fraction (0 to 1) of the stage CPUs over the run.
+//! - `wakeups`: IPIs sent to wake a stage.
+//! - `reschedules`, `resched_head_ahead`, `resched_upstream_backlog`, `resched_window`,
+//!   `resched_head_active`: policy decisions to keep polling, in total and by reason.
+//! - `completions`, `polls`, `empty_polls`: NAPI completions, polls, and polls that found
+//!   nothing.
+//! - `duration_ns`: the run's length.
+//! - `throughput_pps`: received packets per second (for `kind=throughput`).
+//!
+//! Optional free text: `profile_desc`, the profile's description with `_` for spaces
+//! (`32_packets_every_2_ms`), shown under the profile's heading.
+//!
+//! Any other key is passed through to `results.json` (as a number if it reads as one, else as a
+//! string; `-` as `null`) but not to the CSV or Markdown. `wakeups_per_1k` may not be given:
+//! it is derived, as `wakeups * 1000 / received` (unknown when either is unknown or `received`
+//! is 0).
+//!
+//! ```text
+//! profile=burst-32x2ms kind=latency variant=adaptive profile_desc=32_packets_every_2_ms sent=2000 received=2000 out_of_order=0 app_p50_ns=21000 app_p99_ns=50000 app_p999_ns=70000 hist_p50_ns=32768 hist_p99_ns=65536 hist_p999_ns=131072 cpu_busy=0.2 wakeups=600 reschedules=900 resched_head_ahead=100 resched_upstream_backlog=200 resched_window=500 resched_head_active=100 completions=700 polls=9000 empty_polls=4000 duration_ns=2000000000 throughput_pps=-
+//! ```
+//!
+//! ## `DIR/sim-<profile>.json` (optional)
+//!
+//! The output of `vigil-sim --json` for that profile's traffic: an array of objects, one per
+//! policy (`"policy"`: `idle`, `poll`, `timeout` or `adaptive`, at most once each, so not
+//! `--scale` output), each with the numbers `"p50_ns"`, `"p99_ns"`, `"p999_ns"`,
+//! `"cpu_busy"`, `"wakeups_per_1k"`, `"reschedules"` and `"completions"`. Other members (nested
+//! ones too, such as `"reschedules_by_reason"`) are passed through to `results.json`. A file
+//! whose profile has no runs is still reported.
+//!
+//! # Output (`--out DIR`, created if missing)
+//!
+//! - `results.csv`: a header and one row per run, in file order: `profile`, `kind`,
+//!   `variant`, the numeric keys above in that order with `wakeups_per_1k` after `wakeups`;
+//!   empty cells for unknown values.
+//! - `results.json`: `{"meta", "runs", "ratios", "targets", "simulator"}`; every run with
+//!   every key (passed-through and derived ones too), the ratios and targets with their
+//!   values or the reason they are unknown, and the simulator's rows with its ratios next to
+//!   the VM's.
+//! - `results.md`: per latency profile a table of the variants and the same-run ratios
+//!   (adaptive/poll p99 and CPU busy, adaptive/idle wake-ups, timeout/poll p99 and CPU busy),
+//!   the targets (met or missed, by how much, relative to the limit), the throughput tables,
+//!   the simulator against the VM, and a link to the plot.
+//! - `p99-vs-cpu.svg`: p99 latency (log axis) against CPU busy, one point per variant per
+//!   latency profile; colour by variant, marker by profile.
+//!
+//! A ratio is computed only when both operands are known and the denominator is positive.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use vigil_bench::report::Report;
+
+const USAGE: &str = "usage: vigil-bench-report --raw DIR --out DIR
+reads DIR/meta.txt, DIR/runs.txt and any DIR/sim-<profile>.json from --raw, and writes
+results.csv, results.json, results.md and p99-vs-cpu.svg into --out (created if missing).";
+
+struct Options {
+    raw: PathBuf,
+    out: PathBuf,
+}
+
+/// The options in `args`, `Ok(None)` for `--help`.
+fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Options>, String> {
+    let mut raw = None;
+    let mut out = None;
+    while let Some(arg) = args.next() {
+        let slot = match arg.as_str() {
+            "-h" | "--help" => return Ok(None),
+            "--raw" => &mut raw,
+            "--out" => &mut out,
+            _ => return Err(format!("unknown argument `{arg}`")),
+        };
+        let value = args
+            .next()
+            .ok_or_else(|| format!("{arg} needs a directory"))?;
+        *slot = Some(PathBuf::from(value));
+    }
+    Ok(Some(Options {
+        raw: raw.ok_or("--raw is required")?,
+        out: out.ok_or("--out is required")?,
+    }))
+}
+
+fn main() -> ExitCode {
+    let options = match parse_args(std::env::args().skip(1)) {
+        Ok(Some(o)) => o,
+        Ok(None) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("vigil-bench-report: {e}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match Report::load(&options.raw).and_then(|r| r.write(&options.out)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("vigil-bench-report: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

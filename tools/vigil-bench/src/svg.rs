@@ -1,0 +1,348 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `p99-vs-cpu.svg`: a scatter plot of p99 latency against CPU busy, one point per variant per
+//! latency profile, to show which policy buys its latency with how much CPU.
+
+use crate::record::{self, Kind, Run, Variant};
+
+/// The image's width.
+pub const WIDTH: f64 = 800.0;
+/// The image's height.
+pub const HEIGHT: f64 = 520.0;
+/// The plot area's left edge (x = 0).
+pub const LEFT: f64 = 80.0;
+/// The plot area's right edge (x = 1).
+pub const RIGHT: f64 = 600.0;
+/// The plot area's top edge (the highest decade).
+pub const TOP: f64 = 60.0;
+/// The plot area's bottom edge (the lowest decade).
+pub const BOTTOM: f64 = 450.0;
+
+/// The plot's title.
+pub const TITLE: &str = "p99 latency vs CPU busy, one point per policy per profile";
+
+/// How far beyond the data the y axis reaches before rounding out to whole decades.
+const PAD: f64 = 1.5;
+
+/// The lowest decade the y axis shows: 1 ns.
+const LOWEST: i32 = -3;
+
+/// The highest decade the y axis shows: 1000 s.
+const HIGHEST: i32 = 9;
+
+/// One point: a variant's run of a latency profile.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Point {
+    /// The profile.
+    pub profile: String,
+    /// The variant.
+    pub variant: Variant,
+    /// The mean busy fraction of the stage CPUs.
+    pub cpu_busy: f64,
+    /// The application's p99 latency in microseconds.
+    pub p99_us: f64,
+}
+
+/// The points of `runs`: latency runs with a known CPU busy and a positive p99 (a log axis
+/// has no place for zero).
+pub fn points(runs: &[Run]) -> Vec<Point> {
+    runs.iter()
+        .filter(|r| r.kind == Kind::Latency)
+        .filter_map(|r| {
+            let cpu_busy = r.number("cpu_busy")?;
+            let p99_us = r.number("app_p99_ns")? / 1000.0;
+            (p99_us > 0.0).then(|| Point {
+                profile: r.profile.clone(),
+                variant: r.variant,
+                cpu_busy,
+                p99_us,
+            })
+        })
+        .collect()
+}
+
+/// The y axis: whole decades of microseconds, `10^low` at the bottom to `10^high` at the top.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Scale {
+    /// The exponent of the bottom decade.
+    pub low: i32,
+    /// The exponent of the top decade; always above `low`.
+    pub high: i32,
+}
+
+impl Scale {
+    /// The decades that hold `points` with some room; 1 µs to 1 ms without points.
+    pub fn of(points: &[Point]) -> Scale {
+        let min = points
+            .iter()
+            .map(|p| p.p99_us)
+            .fold(f64::INFINITY, f64::min);
+        let max = points.iter().map(|p| p.p99_us).fold(0.0, f64::max);
+        if points.is_empty() {
+            return Scale { low: 0, high: 3 };
+        }
+        // Padding by a factor on both sides keeps high > low even for a single point; the
+        // bounds keep an absurd value from asking for millions of decades.
+        let low = ((min / PAD).log10().floor() as i32).clamp(LOWEST, HIGHEST - 1);
+        let high = ((max * PAD).log10().ceil() as i32).clamp(low + 1, HIGHEST);
+        Scale { low, high }
+    }
+
+    /// The horizontal position of a CPU busy fraction (clamped to the axis, 0 to 1).
+    pub fn x(cpu_busy: f64) -> f64 {
+        LEFT + cpu_busy.clamp(0.0, 1.0) * (RIGHT - LEFT)
+    }
+
+    /// The vertical position of a latency in microseconds (clamped to the axis).
+    pub fn y(&self, p99_us: f64) -> f64 {
+        let span = f64::from(self.high - self.low);
+        let y = BOTTOM - (p99_us.log10() - f64::from(self.low)) / span * (BOTTOM - TOP);
+        y.clamp(TOP, BOTTOM)
+    }
+}
+
+/// The fill colour of a variant: a fixed palette so plots compare across runs.
+pub fn colour(variant: Variant) -> &'static str {
+    match variant {
+        Variant::Plain => "#7f7f7f",
+        Variant::Idle => "#1f77b4",
+        Variant::Poll => "#d62728",
+        Variant::Timeout => "#ff7f0e",
+        Variant::Adaptive => "#2ca02c",
+    }
+}
+
+/// The marker shapes, given to profiles in order and reused past the last.
+const SHAPES: [&str; 6] = [
+    "circle",
+    "square",
+    "triangle",
+    "diamond",
+    "cross",
+    "triangle-down",
+];
+
+/// The marker of shape `index` (cycling) centred on the origin.
+fn marker(index: usize, fill: &str) -> String {
+    let style = format!("fill=\"{fill}\" stroke=\"#222\" stroke-width=\"0.8\"");
+    match SHAPES[index % SHAPES.len()] {
+        "circle" => format!("<circle r=\"5.5\" {style}/>"),
+        "square" => format!("<rect x=\"-5\" y=\"-5\" width=\"10\" height=\"10\" {style}/>"),
+        "triangle" => format!("<polygon points=\"0,-6.5 6,4 -6,4\" {style}/>"),
+        "diamond" => format!("<polygon points=\"0,-6.5 6.5,0 0,6.5 -6.5,0\" {style}/>"),
+        "cross" => format!(
+            "<path d=\"M-5,-5L5,5M-5,5L5,-5\" fill=\"none\" stroke=\"{fill}\" stroke-width=\"3\"/>"
+        ),
+        _ => format!("<polygon points=\"0,6.5 6,-4 -6,-4\" {style}/>"),
+    }
+}
+
+/// `s` with XML's special characters escaped.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A decade's label, e.g. `0.1`, `1`, `1000`, written out so no float noise shows.
+fn decade_label(exponent: i32) -> String {
+    if exponent >= 0 {
+        format!("1{}", "0".repeat(exponent.unsigned_abs() as usize))
+    } else {
+        format!("0.{}1", "0".repeat(exponent.unsigned_abs() as usize - 1))
+    }
+}
+
+/// The SVG text of the plot of `runs`.
+pub fn render(runs: &[Run]) -> String {
+    let points = points(runs);
+    let scale = Scale::of(&points);
+    let profiles = record::profiles(runs, Kind::Latency);
+    let mut out = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{HEIGHT}\" \
+         viewBox=\"0 0 {WIDTH} {HEIGHT}\" font-family=\"sans-serif\" font-size=\"12\">\n\
+         <title>{title}</title>\n\
+         <rect width=\"{WIDTH}\" height=\"{HEIGHT}\" fill=\"white\"/>\n\
+         <text x=\"{x:.1}\" y=\"32\" text-anchor=\"middle\" font-size=\"16\">{title}</text>\n",
+        title = escape(TITLE),
+        x = WIDTH / 2.0,
+    );
+    axes(&mut out, &scale);
+    if points.is_empty() {
+        out.push_str(&format!(
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"#666\">no runs with \
+             both a p99 and a CPU busy figure</text>\n",
+            (LEFT + RIGHT) / 2.0,
+            (TOP + BOTTOM) / 2.0
+        ));
+    }
+    out.push_str("<g class=\"points\">\n");
+    for p in &points {
+        let shape = profiles.iter().position(|q| *q == p.profile).unwrap_or(0);
+        let tip = format!(
+            "{} {}: p99 {:.1} µs, CPU {:.1}%",
+            p.profile,
+            p.variant.name(),
+            p.p99_us,
+            p.cpu_busy * 100.0
+        );
+        out.push_str(&format!(
+            "<g class=\"point\" transform=\"translate({:.1},{:.1})\"><title>{}</title>{}</g>\n",
+            Scale::x(p.cpu_busy),
+            scale.y(p.p99_us),
+            escape(&tip),
+            marker(shape, colour(p.variant))
+        ));
+    }
+    out.push_str("</g>\n");
+    legend(&mut out, &profiles);
+    out.push_str("</svg>\n");
+    out
+}
+
+fn axes(out: &mut String, scale: &Scale) {
+    out.push_str("<g stroke=\"#e4e4e4\">\n");
+    for tick in 0..=5 {
+        let x = Scale::x(f64::from(tick) * 0.2);
+        out.push_str(&format!(
+            "<line x1=\"{x:.1}\" y1=\"{TOP}\" x2=\"{x:.1}\" y2=\"{BOTTOM}\"/>\n"
+        ));
+    }
+    for decade in scale.low..=scale.high {
+        // Faint lines at 2..9 times each decade show the axis is logarithmic.
+        let subdivisions = if decade < scale.high { 9 } else { 1 };
+        for m in 1..=subdivisions {
+            let y = scale.y(f64::from(m) * 10f64.powi(decade));
+            let colour = if m == 1 { "#e4e4e4" } else { "#f4f4f4" };
+            out.push_str(&format!(
+                "<line x1=\"{LEFT}\" y1=\"{y:.1}\" x2=\"{RIGHT}\" y2=\"{y:.1}\" stroke=\"{colour}\"/>\n"
+            ));
+        }
+    }
+    out.push_str("</g>\n");
+    out.push_str(&format!(
+        "<rect x=\"{LEFT}\" y=\"{TOP}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"#333\"/>\n",
+        RIGHT - LEFT,
+        BOTTOM - TOP
+    ));
+    for tick in 0..=5 {
+        let fraction = f64::from(tick) * 0.2;
+        out.push_str(&format!(
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{fraction:.1}</text>\n",
+            Scale::x(fraction),
+            BOTTOM + 18.0
+        ));
+    }
+    for decade in scale.low..=scale.high {
+        out.push_str(&format!(
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>\n",
+            LEFT - 8.0,
+            scale.y(10f64.powi(decade)) + 4.0,
+            decade_label(decade)
+        ));
+    }
+    out.push_str(&format!(
+        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">CPU busy (mean busy fraction of the \
+         stage CPUs)</text>\n",
+        (LEFT + RIGHT) / 2.0,
+        BOTTOM + 42.0
+    ));
+    let middle = (TOP + BOTTOM) / 2.0;
+    out.push_str(&format!(
+        "<text x=\"24\" y=\"{middle:.1}\" text-anchor=\"middle\" \
+         transform=\"rotate(-90 24 {middle:.1})\">p99 one-way latency (µs, log scale)</text>\n"
+    ));
+}
+
+fn legend(out: &mut String, profiles: &[&str]) {
+    let x = RIGHT + 24.0;
+    let mut y = TOP + 6.0;
+    out.push_str(&format!(
+        "<g class=\"legend\">\n<text x=\"{x}\" y=\"{y}\" font-weight=\"bold\">variant</text>\n"
+    ));
+    for variant in Variant::ALL {
+        y += 20.0;
+        out.push_str(&format!(
+            "<g transform=\"translate({:.1},{:.1})\">{}</g><text x=\"{:.1}\" y=\"{:.1}\">{}</text>\n",
+            x + 6.0,
+            y - 4.0,
+            marker(0, colour(variant)),
+            x + 18.0,
+            y,
+            variant.name()
+        ));
+    }
+    y += 34.0;
+    out.push_str(&format!(
+        "<text x=\"{x}\" y=\"{y}\" font-weight=\"bold\">profile</text>\n"
+    ));
+    for (i, profile) in profiles.iter().enumerate() {
+        y += 20.0;
+        out.push_str(&format!(
+            "<g transform=\"translate({:.1},{:.1})\">{}</g><text x=\"{:.1}\" y=\"{:.1}\">{}</text>\n",
+            x + 6.0,
+            y - 4.0,
+            marker(i, "#bbbbbb"),
+            x + 18.0,
+            y,
+            escape(profile)
+        ));
+    }
+    out.push_str("</g>\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scales_decades_and_fractions() {
+        let pts = |v: &[f64]| -> Vec<Point> {
+            v.iter()
+                .map(|&p99_us| Point {
+                    profile: "p".to_string(),
+                    variant: Variant::Poll,
+                    cpu_busy: 0.5,
+                    p99_us,
+                })
+                .collect()
+        };
+        assert_eq!(Scale::of(&pts(&[40.0, 200.0])), Scale { low: 1, high: 3 });
+        assert_eq!(Scale::of(&pts(&[100.0])), Scale { low: 1, high: 3 });
+        assert_eq!(Scale::of(&pts(&[0.5])), Scale { low: -1, high: 0 });
+        assert_eq!(Scale::of(&[]), Scale { low: 0, high: 3 });
+        assert_eq!(Scale::of(&pts(&[1e-9, 1e300])), Scale { low: -3, high: 9 });
+        let s = Scale { low: 1, high: 3 };
+        assert_eq!(s.y(10.0), BOTTOM);
+        assert_eq!(s.y(1000.0), TOP);
+        assert_eq!(s.y(100.0), (TOP + BOTTOM) / 2.0);
+        assert_eq!(Scale::x(0.0), LEFT);
+        assert_eq!(Scale::x(0.5), (LEFT + RIGHT) / 2.0);
+        assert_eq!(Scale::x(1.2), RIGHT);
+        assert_eq!(s.y(1e6), TOP);
+    }
+
+    #[test]
+    fn labels_decades_exactly() {
+        assert_eq!(decade_label(-2), "0.01");
+        assert_eq!(decade_label(0), "1");
+        assert_eq!(decade_label(3), "1000");
+    }
+
+    #[test]
+    fn escapes_xml() {
+        assert_eq!(
+            escape("a<b & \"c\" 'd'>"),
+            "a&lt;b &amp; &quot;c&quot; &apos;d&apos;&gt;"
+        );
+    }
+}
