@@ -8,6 +8,8 @@
 #   make demo            boot the test VM, load vigil, send traffic, show the counters
 #   make check           run every test (host, KUnit, VM integration); ends with
 #                        "N passed, N failed"
+#   make bench           benchmark every policy side by side in the VM (bench kernel)
+#                        and the simulator; results in Documentation/bench/
 #   make clippy          build the module with the kernel's CLIPPY=1
 #   make fmt / fmtcheck  rustfmt the module and host crates / check they are formatted
 #   make tools           build the host crates (the vigil CLI, static)
@@ -28,7 +30,7 @@ KMAKE = PATH=$(LLVM_BIN):$(VIGIL_CACHE)/tools/bin:$$PATH $(MAKE) -C $(KDIR) M=$(
 	LLVM=1 RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc \
 	CLIPPY_DRIVER=/usr/bin/clippy-driver BINDGEN=$(VIGIL_CACHE)/tools/bin/bindgen
 
-.PHONY: all module clippy demo check fmt fmtcheck tools clean setup
+.PHONY: all module clippy demo check bench fmt fmtcheck tools clean setup
 
 all: module
 
@@ -49,6 +51,9 @@ demo:
 
 check:
 	tools/testing/run-tests.sh
+
+bench:
+	tools/testing/bench.sh
 
 # rustfmt follows `mod` from the crate root.
 RUST_SOURCES = rust/vigil.rs

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# vigil's benchmark (`make bench`): boots the benchmark kernel (no debug
+# options) and runs every traffic profile of tools/testing/bench-profiles
+# through the same 3-stage pipeline under each policy and once on the plain
+# stack, runs the simulator on the same profiles, and writes the results (CSV,
+# JSON, Markdown, SVG plot) to OUT (default Documentation/bench).
+#
+# Environment: VIGIL_BENCH_CPUS (vCPUs, default 4), VIGIL_BENCH_OUT,
+# VIGIL_BENCH_PROFILES (a profile file), VIGIL_BENCH_VARIANTS (default
+# "plain idle poll timeout adaptive"), VIGIL_BENCH_WINDOW_NS and
+# VIGIL_BENCH_BURST_GAP_NS (poll_window_ns and burst_gap_ns: under TCG every
+# step takes ten times or more its native time, so the defaults are scaled
+# by 10: 500000 and 200000).
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+cd "$VIGIL_ROOT"
+
+cpus=${VIGIL_BENCH_CPUS:-4}
+variants=${VIGIL_BENCH_VARIANTS:-plain idle poll timeout adaptive}
+window=${VIGIL_BENCH_WINDOW_NS:-500000}
+gap=${VIGIL_BENCH_BURST_GAP_NS:-200000}
+out=${VIGIL_BENCH_OUT:-$VIGIL_ROOT/Documentation/bench}
+profiles=${VIGIL_BENCH_PROFILES:-$VIGIL_ROOT/tools/testing/bench-profiles}
+work=$VIGIL_ROOT/out/bench
+raw=$work/raw
+start=$(date +%s)
+
+tools/testing/setup.sh --variant bench
+kdir=$(vigil_kdir bench)
+
+# The module for the bench kernel builds in its own folder, so that it never
+# mixes with the debug build in the repository.
+rm -rf "$work"
+mkdir -p "$work/module" "$raw"
+cp -r Kbuild rust "$work/module/"
+rm -f "$work/module/rust/"*.o "$work/module/rust/vigil_bindings_generated.rs"
+make -s -C "$kdir" M="$work/module" "${VIGIL_KMAKE_VARS[@]}" modules
+(cd tools && cargo build --release --quiet)
+bin=$CARGO_TARGET_DIR/release
+
+# vm.sh passes no environment to the guest: the settings go on the command.
+vm_log=$work/vm.log
+set +e
+tools/testing/vm.sh --variant bench --cpus "$cpus" --mem 1024 --timeout 3600 -- \
+	env VIGIL_BENCH_VARIANTS="$variants" VIGIL_BENCH_WINDOW_NS="$window" \
+	VIGIL_BENCH_BURST_GAP_NS="$gap" \
+	"$VIGIL_ROOT/tools/testing/guest-bench.sh" "$work/module/vigil.ko" "$raw" "$profiles" |
+	tee "$vm_log"
+rc=${PIPESTATUS[0]}
+set -e
+[ "$rc" = 0 ] || vigil_die "the benchmark VM failed (exit $rc, log $vm_log)"
+
+accel=tcg
+grep -q kvm "$VIGIL_CACHE"/kvm-probe-* 2>/dev/null && accel=kvm
+{
+	echo "command=make bench"
+	echo "date=$(date -u +%Y-%m-%dT%H:%MZ)"
+	echo "kernel=Linux $(make -s -C "$kdir" kernelversion 2>/dev/null) bench variant (no debug options)"
+	echo "vcpus=$cpus"
+	echo "accel=$accel"
+	echo "host_cores=$(nproc)"
+	echo "host_cpu=$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1)"
+	echo "pipeline=3 stages: parse on CPU 1, rules on CPU 2, work ${VIGIL_BENCH_WORK_NS:-2000} ns on CPU 3; sender, receiver and hook on CPU 0"
+	echo "poll_window_ns=$window (default 50000, scaled by 10 for TCG)"
+	echo "burst_gap_ns=$gap (default 20000, scaled by 10 for TCG)"
+} >"$raw/meta.txt"
+
+# The simulator on the same profiles: one lane, 3 stages on 3 CPUs, the
+# sender's measured spacing inside bursts.
+spacing=$(awk '$0 ~ /profile=flood/ && $0 ~ /variant=plain/ {
+	for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+	if (v["sent"] > 0 && v["send_time_ns"] != "-") printf "%d", v["send_time_ns"] / v["sent"]
+}' "$raw/runs.txt")
+spacing=${spacing:-10000}
+# The machine's costs in the simulator, scaled like the knobs (see meta.txt).
+sim_costs=${VIGIL_BENCH_SIM_COSTS:---ipi-ns 20000 --deep-exit-ns 50000 --shallow-exit-ns 10000 --residency-ns 500000 --poll-ns 5000}
+echo "sim_costs=$sim_costs" >>"$raw/meta.txt"
+echo "sim_spacing_ns=$spacing (the sender's per-datagram time in the VM's flood run)" >>"$raw/meta.txt"
+while read -r name kind count opts; do
+	case $name in '' | '#'*) continue ;; esac
+	sim=$(awk -v o="$opts" -v s="$spacing" 'BEGIN {
+		n = split(o, a, " ")
+		for (i = 1; i < n; i++) v[a[i]] = a[i + 1]
+		if ("--rate" in v) print "steady:" v["--rate"]
+		else if ("--poisson" in v) print "poisson:" v["--poisson"]
+		else if ("--burst" in v) print "bursts:" v["--burst"] ":" v["--gap-us"] * 1000 ":" s
+	}')
+	[ -n "$sim" ] || continue
+	"$bin/vigil-sim" --lanes 1 --stages 3 --cpus 4 --cpu-map 1,2,3 \
+		--service-ns "${VIGIL_BENCH_SIM_SERVICE_NS:-3000,3000,5000}" \
+		--window-ns "$window" --burst-gap-ns "$gap" $sim_costs \
+		--profile "$sim" --packets "$count" --json >"$raw/sim-$name.json"
+done <"$profiles"
+
+# How the policies scale, in the simulator only, with its native costs and knobs:
+# 1x2 to 8x8 lanes x stages, up to 64 CPUs, bursts of 32 at 5 us spacing every 1 ms.
+"$bin/vigil-sim" --scale --profile bursts:32:1000000:5000 --packets 8192 >"$raw/sim-scale.txt"
+
+"$bin/vigil-bench-report" --raw "$raw" --out "$out"
+cp "$raw/sim-scale.txt" "$out/"
+cp "$raw/runs.txt" "$raw/meta.txt" "$out/"
+cp "$raw"/sim-*.json "$out/" 2>/dev/null || true
+vigil_log "benchmark done in $(($(date +%s) - start)) s: $out/results.md"
