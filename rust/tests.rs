@@ -486,8 +486,16 @@ mod pipeline_tests {
     fn stopping_under_load_loses_nothing() -> Result {
         reset_observer();
         let stats = Arc::new(Stats::new(kernel::cpu::nr_cpu_ids() as usize)?, GFP_KERNEL)?;
-        // Slow stages, so that packets are still queued when the pipeline stops.
-        let cfg = config(3, Policy::Idle, [Ops::PARSE, Ops::WORK, Ops::WORK], 50_000);
+        // Slow stages, so that packets are still queued when the pipeline stops: 1 ms a
+        // packet keeps them busy far longer than injecting 200 takes, even on a fast machine
+        // (at 50 us a packet the queues sometimes drained first, and the failed assertion
+        // left the pipeline running: KUnit ends a failed test without dropping its locals).
+        let cfg = config(
+            3,
+            Policy::Idle,
+            [Ops::PARSE, Ops::WORK, Ops::WORK],
+            1_000_000,
+        );
         let pipe = Pipeline::start(&cfg, stats.clone())?;
         const N: u64 = 200;
         for seq in 1..=N {
