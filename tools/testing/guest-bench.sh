@@ -115,13 +115,10 @@ run_one() {
 	sums=$(awk 'NR == 1 { for (i = 1; i <= NF; i++) col[i] = $i; next }
 		{ for (i = 3; i <= NF; i++) sum[col[i]] += $i }
 		END { for (c in sum) printf "%s=%.0f ", c, sum[c] }' $SYSFS/stats/stages)
-	local head=$sums
-	get() { local v; v=$(grep -o "\b$1=[0-9]*" <<<"$head" | cut -d= -f2); echo "${v:--}"; }
+	get() { local v; v=$(grep -o "\b$1=[0-9]*" <<<"$sums" | cut -d= -f2); echo "${v:--}"; }
 	# The last stage's histogram is the pipeline's latency.
-	local last hist
-	last=$(grep -o '"latency":\[.*' $stats | grep -o '{"stage":2,[^]]*' | head -n 1 || true)
-	hist=$(mktemp)
-	echo "$last" >"$hist"
+	local hist=/tmp/hist.json
+	{ grep -o '"latency":\[.*' $stats | grep -o '{"stage":2,[^]]*' | head -n 1 || true; } >$hist
 	local resched=-
 	if [ "$variant" != plain ]; then
 		resched=$(($(get resched_head_ahead) + $(get resched_upstream_backlog) + \
@@ -149,7 +146,6 @@ run_one() {
 		printf 'send_time_ns=%s ' "$(json_field send_time_ns /tmp/send.json)"
 		printf 'throughput_pps=%s\n' "$(json_field receive_rate_pps /tmp/recv.json)"
 	} >>"$runs"
-	rm -f "$hist"
 	tail -n 1 "$runs"
 }
 
