@@ -47,7 +47,8 @@ leaks=/host/sys/kernel/debug/kmemleak
 # Leaks from boot are not ours: forget them before the command runs.
 [ -w $leaks ] && echo clear >$leaks
 
-chroot /host /bin/sh -c "
+# cmd.sh is written with bash's printf %q, which only bash reads back.
+chroot /host /bin/bash -c "
 	export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 	export HOME=/root TERM=dumb VIGIL_IN_VM=1
 	ip link set lo up

@@ -83,9 +83,10 @@ read -r p f < <(awk '/^test result:/ {p += $4; f += $6} END {print p+0, f+0}' "$
 count "$p" "$f" "host tests (cargo test)"
 
 # One boot runs KUnit (on insmod) and the integration tests.
-tools/testing/vm.sh --cpus 2 -- "$VIGIL_ROOT/tools/testing/guest-tests.sh" "$out/vm"
+tools/testing/vm.sh --cpus 2 --run-dir "$out/vm-run" -- \
+	"$VIGIL_ROOT/tools/testing/guest-tests.sh" "$out/vm"
 rc=$?
-cp "$VIGIL_CACHE/vm-last/dmesg" "$out/vm-dmesg.log" 2>/dev/null
+cp "$out/vm-run/dmesg" "$out/vm-dmesg.log" 2>/dev/null
 [ $rc != 126 ]
 record $? "no kernel splat (WARN/BUG/KASAN/lockdep/kmemleak) during the VM run"
 [ $rc -le 1 ] || [ $rc = 126 ]

@@ -5,7 +5,7 @@
 # powers the VM off and exits with COMMAND's status.
 #
 #   vm.sh [--cpus N] [--mem MiB] [--variant debug|bench] [--timeout SECS]
-#         [--kernel BZIMAGE] [--allow-splat] -- COMMAND...
+#         [--kernel BZIMAGE] [--allow-splat] [--run-dir DIR] -- COMMAND...
 #
 # The guest sees the host's root file system read-only through virtio-9p, with
 # fresh tmpfs on /tmp and /run, and this repository writable at its own path:
@@ -14,11 +14,13 @@
 # Exit status: COMMAND's; 124 if the VM ran out of time; 125 if it never
 # reported a status (crash, panic); 126 if COMMAND passed but the kernel log
 # has a splat (WARN, BUG, Oops, KASAN, lockdep, kmemleak), unless --allow-splat.
-# The guest's kernel log is kept in $VIGIL_CACHE/vm-last/dmesg.
+# Each run has its own folder, $VIGIL_CACHE/vm-runs/RUN (the newest ten are kept),
+# so that VMs may run side by side; $VIGIL_CACHE/vm-last links to the newest.
+# The guest's kernel log is kept there as dmesg. --run-dir DIR names the folder.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-cpus=2 mem=512 variant=debug timeout=1800 kernel= allow_splat=0
+cpus=2 mem=512 variant=debug timeout=1800 kernel= allow_splat=0 run=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--cpus) cpus=$2; shift 2 ;;
@@ -27,6 +29,7 @@ while [ $# -gt 0 ]; do
 	--timeout) timeout=$2; shift 2 ;;
 	--kernel) kernel=$2; shift 2 ;;
 	--allow-splat) allow_splat=1; shift ;;
+	--run-dir) run=$2; shift 2 ;;
 	--) shift; break ;;
 	*) vigil_die "vm.sh: unknown argument $1 (usage: vm.sh [options] -- COMMAND...)" ;;
 	esac
@@ -81,9 +84,17 @@ accel_args() {
 
 rd=$(initramfs)
 accel=$(accel_args "$rd")
-run=$VIGIL_CACHE/vm-last
-rm -rf "$run"
-mkdir -p "$run"
+if [ -z "$run" ]; then
+	mkdir -p "$VIGIL_CACHE/vm-runs"
+	# shellcheck disable=SC2012 # names are ours: date and random suffix
+	ls -1dt "$VIGIL_CACHE"/vm-runs/*/ 2>/dev/null | tail -n +10 | xargs -r rm -rf
+	run=$(mktemp -d "$VIGIL_CACHE/vm-runs/$(date +%Y%m%d-%H%M%S)-XXXX")
+	ln -sfn "$run" "$VIGIL_CACHE/vm-last"
+else
+	rm -rf "$run"
+	mkdir -p "$run"
+	run=$(cd "$run" && pwd)
+fi
 {
 	printf 'export VIGIL_CACHE=%q CARGO_TARGET_DIR=%q\n' "$VIGIL_CACHE" "$CARGO_TARGET_DIR"
 	printf 'cd %q\n' "$PWD"
