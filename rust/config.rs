@@ -20,6 +20,10 @@ pub const MAX_QUEUE_LEN: u64 = 65536;
 pub const MAX_WINDOW_NS: u64 = 1_000_000_000;
 /// The most busy work per packet: stages run in softirq context.
 pub const MAX_WORK_NS: u64 = 1_000_000;
+/// The most packets the pipelines may hold at once, all namespaces together.
+pub const MAX_HELD_PACKETS: u64 = 1 << 20;
+/// The most bytes of packet data the pipelines may hold at once.
+pub const MAX_HELD_BYTES: u64 = 1 << 32;
 
 /// IP protocol numbers the filter knows.
 pub const IPPROTO_TCP: u8 = 6;
@@ -272,6 +276,34 @@ impl HookPoint {
         match trim_line(input) {
             b"prerouting" => Ok(HookPoint::PreRouting),
             b"local_in" => Ok(HookPoint::LocalIn),
+            _ => Err(ParseError::Invalid),
+        }
+    }
+}
+
+/// Which network namespaces' packets the hook steals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NetnsScope {
+    /// Only the initial namespace's: a container's traffic passes untouched.
+    Init,
+    /// Every namespace's, each held to its own quota of packets in the pipeline.
+    All,
+}
+
+impl NetnsScope {
+    /// The name in sysfs.
+    pub fn name(self) -> &'static str {
+        match self {
+            NetnsScope::Init => "init",
+            NetnsScope::All => "all",
+        }
+    }
+
+    /// Parses `init` or `all`.
+    pub fn parse(input: &[u8]) -> Result<Self, ParseError> {
+        match trim_line(input) {
+            b"init" => Ok(NetnsScope::Init),
+            b"all" => Ok(NetnsScope::All),
             _ => Err(ParseError::Invalid),
         }
     }

@@ -7,14 +7,14 @@
 
 use crate::{
     config::{
-        CpuList, HookPoint, Match, Ops, Rules, MAX_QUEUE_LEN, MAX_STAGES, MAX_WINDOW_NS,
-        MAX_WORK_NS,
+        CpuList, HookPoint, Match, NetnsScope, Ops, Rules, MAX_HELD_BYTES, MAX_HELD_PACKETS,
+        MAX_QUEUE_LEN, MAX_STAGES, MAX_WINDOW_NS, MAX_WORK_NS,
     },
     histogram::BUCKETS,
     parse::{self, ParseError},
     pipeline::{Pipeline, PipelineConfig, StageConfig},
     policy::{Params, Policy, Reason},
-    stats::{DropReason, Stats},
+    stats::{DropReason, Skip, Stats},
     sysfs::{Attr, ShowBuf, MODE_WO},
     sysfs_emit,
 };
@@ -33,7 +33,7 @@ fn errno(e: ParseError) -> Error {
 }
 
 /// Everything the administrator sets.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Config {
     enabled: bool,
     pipeline: PipelineConfig,
@@ -43,6 +43,9 @@ struct State {
     cfg: Config,
     running: Option<Pipeline>,
 }
+
+/// How long a replaced or disabled pipeline may take to drain before what it holds is dropped.
+const DRAIN_TIMEOUT_MS: u32 = 5000;
 
 /// `burst_gap_ns` by default: packets of a burst from one sender enter well within it.
 pub(crate) const DEFAULT_BURST_GAP_NS: u64 = 20_000;
@@ -84,6 +87,10 @@ impl Control {
                 hook: HookPoint::PreRouting,
                 matcher: Match::All,
                 rules: Rules::default(),
+                netns: NetnsScope::Init,
+                netns_quota: 256,
+                max_held_packets: 65536,
+                max_held_bytes: 64 << 20,
             },
         };
         pin_init!(Self {
@@ -98,11 +105,18 @@ impl Control {
     }
 
     /// Applies `change` to a copy of the configuration; if it and the result are valid, makes
-    /// it current, restarting the pipeline if it runs. Nothing changes on error.
+    /// it current. Nothing changes on error, and nothing restarts if the result is the same.
+    ///
+    /// A running pipeline is replaced without reordering a flow: the new one starts held (its
+    /// hook, registered later at the same priority, runs first and queues what it takes),
+    /// the old one drains, then the new one is released.
     fn update(&self, change: impl FnOnce(&mut Config) -> Result) -> Result {
         let mut state = self.state.lock();
         let mut cfg = state.cfg;
         change(&mut cfg)?;
+        if cfg == state.cfg {
+            return Ok(());
+        }
         // Stages in use need CPUs (always true after parsing, checked for safety).
         if cfg.pipeline.stage[..cfg.pipeline.stages]
             .iter()
@@ -110,18 +124,26 @@ impl Control {
         {
             return Err(EINVAL);
         }
-        // Stopping drains every queue.
-        state.running = None;
-        if cfg.enabled {
-            match Pipeline::start(&cfg.pipeline, self.stats.clone()) {
-                Ok(p) => state.running = Some(p),
-                Err(e) => {
-                    // Keep the old configuration, disabled, as nothing runs now.
-                    state.cfg.enabled = false;
-                    return Err(e);
-                }
-            }
+        let next = if cfg.enabled {
+            let held = state.running.is_some();
+            // On error the old pipeline, if any, runs on unchanged.
+            Some(Pipeline::start(&cfg.pipeline, self.stats.clone(), held)?)
+        } else {
+            None
+        };
+        let old = state.running.take();
+        if let Some(old) = &old {
+            old.drain(DRAIN_TIMEOUT_MS);
         }
+        // The old lanes are empty (or timed out): the new pipeline may run while the old one's
+        // hooks and stages are taken down.
+        if let Some(p) = &next {
+            p.release();
+        }
+        if let Some(old) = old {
+            old.stop(0);
+        }
+        state.running = next;
         state.cfg = cfg;
         Ok(())
     }
@@ -263,8 +285,56 @@ fn store_rules(c: &Control, input: &[u8]) -> Result {
     })
 }
 
+fn show_netns(c: &Control, buf: &mut ShowBuf<'_>) -> Result {
+    sysfs_emit!(buf, "{}\n", c.config().pipeline.netns.name())
+}
+
+fn store_netns(c: &Control, input: &[u8]) -> Result {
+    let netns = NetnsScope::parse(input).map_err(errno)?;
+    c.update(|cfg| {
+        cfg.pipeline.netns = netns;
+        Ok(())
+    })
+}
+
+fn show_netns_quota(c: &Control, buf: &mut ShowBuf<'_>) -> Result {
+    sysfs_emit!(buf, "{}\n", c.config().pipeline.netns_quota)
+}
+
+fn store_netns_quota(c: &Control, input: &[u8]) -> Result {
+    let n = parse::parse_u64(input, 1, MAX_HELD_PACKETS).map_err(errno)?;
+    c.update(|cfg| {
+        cfg.pipeline.netns_quota = n;
+        Ok(())
+    })
+}
+
+fn show_max_held_packets(c: &Control, buf: &mut ShowBuf<'_>) -> Result {
+    sysfs_emit!(buf, "{}\n", c.config().pipeline.max_held_packets)
+}
+
+fn store_max_held_packets(c: &Control, input: &[u8]) -> Result {
+    let n = parse::parse_u64(input, 1, MAX_HELD_PACKETS).map_err(errno)?;
+    c.update(|cfg| {
+        cfg.pipeline.max_held_packets = n;
+        Ok(())
+    })
+}
+
+fn show_max_held_bytes(c: &Control, buf: &mut ShowBuf<'_>) -> Result {
+    sysfs_emit!(buf, "{}\n", c.config().pipeline.max_held_bytes)
+}
+
+fn store_max_held_bytes(c: &Control, input: &[u8]) -> Result {
+    let n = parse::parse_u64(input, 1, MAX_HELD_BYTES).map_err(errno)?;
+    c.update(|cfg| {
+        cfg.pipeline.max_held_bytes = n;
+        Ok(())
+    })
+}
+
 /// The files of `/sys/kernel/vigil/`.
-pub(crate) static ROOT_ATTRS: [Attr<Control>; 11] = [
+pub(crate) static ROOT_ATTRS: [Attr<Control>; 15] = [
     Attr::ro(c"version", show_version),
     Attr::rw(c"enabled", show_enabled, store_enabled),
     Attr::rw(c"policy", show_policy, store_policy),
@@ -276,6 +346,14 @@ pub(crate) static ROOT_ATTRS: [Attr<Control>; 11] = [
     Attr::rw(c"hook", show_hook, store_hook),
     Attr::rw(c"match", show_match, store_match),
     Attr::rw(c"rules", show_rules, store_rules),
+    Attr::rw(c"netns", show_netns, store_netns),
+    Attr::rw(c"netns_quota", show_netns_quota, store_netns_quota),
+    Attr::rw(
+        c"max_held_packets",
+        show_max_held_packets,
+        store_max_held_packets,
+    ),
+    Attr::rw(c"max_held_bytes", show_max_held_bytes, store_max_held_bytes),
 ];
 
 fn show_counter(buf: &mut ShowBuf<'_>, v: u64) -> Result {
@@ -300,6 +378,22 @@ fn show_dropped(c: &Control, buf: &mut ShowBuf<'_>) -> Result {
 
 fn show_in_flight(c: &Control, buf: &mut ShowBuf<'_>) -> Result {
     show_counter(buf, c.stats.totals().in_flight())
+}
+
+fn show_held_packets(c: &Control, buf: &mut ShowBuf<'_>) -> Result {
+    show_counter(buf, c.stats.held.packets())
+}
+
+fn show_held_bytes(c: &Control, buf: &mut ShowBuf<'_>) -> Result {
+    show_counter(buf, c.stats.held.bytes())
+}
+
+fn show_skipped_bridged(c: &Control, buf: &mut ShowBuf<'_>) -> Result {
+    show_counter(buf, c.stats.skipped(Skip::Bridged))
+}
+
+fn show_skipped_l3mdev(c: &Control, buf: &mut ShowBuf<'_>) -> Result {
+    show_counter(buf, c.stats.skipped(Skip::L3mdev))
 }
 
 fn show_drops(c: &Control, buf: &mut ShowBuf<'_>) -> Result {
@@ -402,12 +496,16 @@ fn store_reset(c: &Control, input: &[u8]) -> Result {
 }
 
 /// The files of `/sys/kernel/vigil/stats/`.
-pub(crate) static STATS_ATTRS: [Attr<Control>; 10] = [
+pub(crate) static STATS_ATTRS: [Attr<Control>; 14] = [
     Attr::ro(c"seen", show_seen),
     Attr::ro(c"entered", show_entered),
     Attr::ro(c"delivered", show_delivered),
     Attr::ro(c"dropped", show_dropped),
     Attr::ro(c"in_flight", show_in_flight),
+    Attr::ro(c"held_packets", show_held_packets),
+    Attr::ro(c"held_bytes", show_held_bytes),
+    Attr::ro(c"skipped_bridged", show_skipped_bridged),
+    Attr::ro(c"skipped_l3mdev", show_skipped_l3mdev),
     Attr::ro(c"drops", show_drops),
     Attr::ro(c"lanes", show_lanes),
     Attr::ro(c"stages", show_stage_table),

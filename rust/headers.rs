@@ -46,14 +46,19 @@ fn ports(peek: &[u8], at: usize, proto: u8, l4_len: usize) -> Result<Option<u16>
     be16(peek, at + 2).map(Some).ok_or(HeaderError::Truncated)
 }
 
-/// Checks an IPv4 packet of `len` bytes whose first bytes are `peek`.
-pub fn check_ipv4(peek: &[u8], len: usize) -> Result<L4, HeaderError> {
+/// Checks an IPv4 packet of `len` bytes whose first bytes are `peek`. A GSO packet (`gso`) may
+/// be larger than a length field holds: BIG TCP sends it with a total length of 0, which then
+/// means `len`, as the kernel's `iph_totlen()` reads it.
+pub fn check_ipv4(peek: &[u8], len: usize, gso: bool) -> Result<L4, HeaderError> {
     let first = *peek.first().ok_or(HeaderError::Truncated)?;
     if first >> 4 != 4 {
         return Err(HeaderError::Version);
     }
     let ihl = usize::from(first & 0xf) * 4;
-    let total = usize::from(be16(peek, 2).ok_or(HeaderError::Truncated)?);
+    let total = match usize::from(be16(peek, 2).ok_or(HeaderError::Truncated)?) {
+        0 if gso => len,
+        total => total,
+    };
     if ihl < 20 || total < ihl || total > len {
         return Err(HeaderError::Length);
     }
@@ -69,13 +74,18 @@ pub fn check_ipv4(peek: &[u8], len: usize) -> Result<L4, HeaderError> {
 }
 
 /// Checks an IPv6 packet of `len` bytes whose first bytes are `peek`. Extension headers are not
-/// followed: the protocol is the first next header.
-pub fn check_ipv6(peek: &[u8], len: usize) -> Result<L4, HeaderError> {
+/// followed: the protocol is the first next header. A GSO packet (`gso`) with a payload
+/// length of 0 is a BIG TCP one: its payload is the rest of the packet, as the kernel's
+/// `ipv6_payload_len()` reads it.
+pub fn check_ipv6(peek: &[u8], len: usize, gso: bool) -> Result<L4, HeaderError> {
     let first = *peek.first().ok_or(HeaderError::Truncated)?;
     if first >> 4 != 6 {
         return Err(HeaderError::Version);
     }
-    let payload = usize::from(be16(peek, 4).ok_or(HeaderError::Truncated)?);
+    let payload = match usize::from(be16(peek, 4).ok_or(HeaderError::Truncated)?) {
+        0 if gso => len.saturating_sub(40),
+        payload => payload,
+    };
     if 40 + payload > len {
         return Err(HeaderError::Length);
     }

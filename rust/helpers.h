@@ -24,6 +24,18 @@ enum vigil_sizes {
 
 struct sk_buff *vigil_alloc_skb(unsigned int size, gfp_t priority);
 void vigil_kfree_skb(struct sk_buff *skb);
+void vigil_kfree_skb_reason(struct sk_buff *skb, enum skb_drop_reason reason);
+bool vigil_skb_is_gso(const struct sk_buff *skb);
+bool vigil_skb_is_bridged(const struct sk_buff *skb);
+bool vigil_netif_is_l3_master(const struct net_device *dev);
+bool vigil_net_is_init(const struct net *net);
+struct net *vigil_init_net(void);
+struct net_device *vigil_netdev_notifier_dev(void *info);
+int vigil_nf_reinject(struct nf_queue_entry *entry, const struct nf_hook_ops *ops,
+		      enum skb_drop_reason gone);
+bool vigil_entry_uses_dev(const struct nf_queue_entry *entry, const struct net_device *dev);
+void *vigil_net_generic(const struct net *net, unsigned int id);
+void vigil_test_skb_set_dying_dst(struct sk_buff *skb);
 bool vigil_skb_dst_force(struct sk_buff *skb);
 bool vigil_skb_sk_is_prefetched(struct sk_buff *skb);
 void *vigil_skb_header_pointer(const struct sk_buff *skb, int offset, int len, void *buffer);

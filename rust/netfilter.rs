@@ -39,10 +39,38 @@ impl Verdict {
     }
 }
 
+/// Why [`HookPacket::steal`] could not take a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StealError {
+    /// Its socket was prefetched by early demux and cannot be held: the packet goes on as if
+    /// unseen.
+    Prefetched,
+    /// No memory for the entry (`__nf_queue` drops such a packet: `-ENOMEM`).
+    NoMemory,
+    /// Its route went away before it could be held: `skb_dst_force` cleared it, so the packet
+    /// cannot go on (`__nf_queue` drops it: `-ENETDOWN`).
+    RouteGone,
+}
+
+/// A network namespace, by address: only compared, never dereferenced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct NetId(usize);
+
+/// A network device, by address: only compared, never dereferenced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct DevId(pub(crate) *const sys::net_device);
+
+// SAFETY: a `DevId` is an address that is only compared.
+unsafe impl Send for DevId {}
+
 /// A packet at a hook, with the hook's state.
 pub(crate) struct HookPacket<'a> {
     skb: SkBuffRef<'a>,
     state: &'a sys::nf_hook_state,
+    /// The `nf_hook_ops` that called the hook: where a reinjected packet continues after.
+    ops: *const sys::nf_hook_ops,
+    /// The registration's count of packets held in this namespace.
+    net_held: &'a Atomic<u64>,
 }
 
 impl<'a> HookPacket<'a> {
@@ -56,15 +84,51 @@ impl<'a> HookPacket<'a> {
         self.state.pf
     }
 
+    /// How many packets of this namespace the registration's hook holds: the hook keeps it,
+    /// adding one for each packet it steals; [`Stolen::release_net_held`] takes it back.
+    pub(crate) fn net_held(&self) -> &Atomic<u64> {
+        self.net_held
+    }
+
+    /// Whether the packet is in the initial network namespace.
+    pub(crate) fn in_init_net(&self) -> bool {
+        // SAFETY: `state.net` is valid for this hook call.
+        unsafe { sys::vigil_net_is_init(self.state.net) }
+    }
+
+    /// Whether this is the l3mdev (VRF) second pass: the packet arrives on a VRF master, whose
+    /// continuation frees it (`vrf_rcv_finish`) since the caller goes on with it after the hook.
+    pub(crate) fn on_l3_master(&self) -> bool {
+        // SAFETY: `state.in` is null or a device valid for this hook call.
+        unsafe { sys::vigil_netif_is_l3_master(self.state.in_) }
+    }
+
+    /// Whether br_netfilter passes the packet (it carries bridge port state).
+    pub(crate) fn is_bridged(&self) -> bool {
+        // SAFETY: the packet is valid for this hook call.
+        unsafe { sys::vigil_skb_is_bridged(self.skb.as_ptr()) }
+    }
+
+    /// Frees the packet with `reason`, for `skb:kfree_skb` and dropwatch to show, and tells
+    /// netfilter it was taken (`NF_DROP` would report every drop as `NETFILTER_DROP`).
+    pub(crate) fn drop_with(self, reason: sys::skb_drop_reason) -> Verdict {
+        // SAFETY: the hook owns the packet until it returns a verdict; `NF_STOLEN` tells
+        // netfilter not to touch it again.
+        unsafe { sys::vigil_kfree_skb_reason(self.skb.as_ptr(), reason) };
+        Verdict::Stolen(StolenVerdict(()))
+    }
+
     /// Takes the packet out of netfilter, holding the references `nf_queue` holds (devices,
-    /// socket) and a forced `dst`, with `meta` beside it. Gives the packet back (to be accepted)
-    /// if that is not possible: no memory, or a socket prefetched by early demux that cannot be
-    /// held.
-    pub(crate) fn steal<M: Copy>(self, meta: M) -> Result<(Stolen<M>, StolenVerdict), Self> {
+    /// socket) and a forced `dst`, with `meta` beside it. Gives the packet back with the
+    /// reason if that is not possible.
+    pub(crate) fn steal<M: Copy>(
+        self,
+        meta: M,
+    ) -> Result<(Stolen<M>, StolenVerdict), (Self, StealError)> {
         let skb = self.skb.as_ptr();
         // SAFETY: `skb` is valid for this hook call.
         if unsafe { sys::vigil_skb_sk_is_prefetched(skb) } {
-            return Err(self);
+            return Err((self, StealError::Prefetched));
         }
         let entry = sys::nf_queue_entry {
             skb,
@@ -82,17 +146,28 @@ impl<'a> HookPacket<'a> {
             size: core::mem::size_of::<StolenRaw<M>>() as u16,
             ..pin_init::zeroed()
         };
-        let Ok(boxed) = KBox::new(StolenRaw { entry, meta }, GFP_ATOMIC) else {
-            return Err(self);
+        let ops = self.ops;
+        let net_held = NonNull::from(self.net_held);
+        let raw = StolenRaw {
+            entry,
+            ops,
+            net_held,
+            meta,
         };
-        let raw = KBox::into_raw(boxed);
+        let Ok(boxed) = KBox::new(raw, GFP_ATOMIC) else {
+            return Err((self, StealError::NoMemory));
+        };
         // SAFETY: `skb` is valid; keeping its `dst` past this RCU section needs a reference.
-        let dst_ok = unsafe { sys::vigil_skb_dst_force(skb) };
+        if !unsafe { sys::vigil_skb_dst_force(skb) } {
+            return Err((self, StealError::RouteGone));
+        }
+        let raw = KBox::into_raw(boxed);
         // SAFETY: `raw` is a valid entry with the state copied from netfilter's.
-        if !dst_ok || !unsafe { sys::nf_queue_entry_get_refs(&raw mut (*raw).entry) } {
+        if !unsafe { sys::nf_queue_entry_get_refs(&raw mut (*raw).entry) } {
             // SAFETY: `raw` came from `KBox::into_raw` above and holds no references.
             drop(unsafe { KBox::from_raw(raw) });
-            return Err(self);
+            // Only a socket going away fails to be held; `__nf_queue` drops such a packet.
+            return Err((self, StealError::Prefetched));
         }
         // INVARIANT: `raw` is a kmalloc'ed entry holding the packet and its references.
         Ok((
@@ -110,6 +185,10 @@ impl<'a> HookPacket<'a> {
 #[repr(C)]
 struct StolenRaw<M> {
     entry: sys::nf_queue_entry,
+    /// The hook that stole it (compared, never dereferenced).
+    ops: *const sys::nf_hook_ops,
+    /// [`HookPacket::net_held`] of the hook that stole it.
+    net_held: NonNull<Atomic<u64>>,
     meta: M,
 }
 
@@ -119,7 +198,8 @@ struct StolenRaw<M> {
 /// # Invariants
 ///
 /// `ptr` is a kmalloc'ed `StolenRaw<M>` this value owns, whose entry holds the packet and the
-/// references `nf_queue_entry_get_refs` took.
+/// references `nf_queue_entry_get_refs` took. Its `net_held` is valid while this value lives:
+/// the namespace's pernet data outlives every stolen packet of it ([`Hook`]'s safety rule).
 pub(crate) struct Stolen<M: Copy> {
     ptr: NonNull<StolenRaw<M>>,
 }
@@ -152,28 +232,64 @@ impl<M: Copy> Stolen<M> {
         unsafe { (*self.ptr.as_ptr()).entry.state.pf }
     }
 
+    /// The count of held packets of the packet's namespace ([`HookPacket::net_held`]).
+    pub(crate) fn net_held(&self) -> &Atomic<u64> {
+        // SAFETY: valid while `self` lives (type invariant).
+        unsafe { (*self.ptr.as_ptr()).net_held.as_ref() }
+    }
+
+    /// The namespace the packet was stolen in.
+    pub(crate) fn net(&self) -> NetId {
+        // SAFETY: `ptr` is valid (type invariant).
+        NetId(unsafe { (*self.ptr.as_ptr()).entry.state.net } as usize)
+    }
+
+    /// Whether the packet holds a reference to `dev` (in, out, its own or a bridge port).
+    pub(crate) fn uses_dev(&self, dev: DevId) -> bool {
+        // SAFETY: `ptr` is valid (type invariant); the helper only compares addresses.
+        unsafe { sys::vigil_entry_uses_dev(&raw const (*self.ptr.as_ptr()).entry, dev.0) }
+    }
+
     /// Continues the packet through the stack where the hook took it, as `nf_reinject` does for
-    /// an accepted packet when no hook follows: `okfn` in an RCU read-side section (which the
-    /// receive path's `rcu_dereference()`s need, as under `netif_receive_skb`) with bottom
-    /// halves disabled, then the references are released.
-    pub(crate) fn reinject(self) {
+    /// an accepted packet: the hooks after the one that stole it run (conntrack's confirm
+    /// among them), then `okfn` on a final accept, in an RCU read-side section with bottom
+    /// halves disabled; then the references are released. If the stealing hook is no longer
+    /// registered in the packet's namespace, the packet is freed with `gone`.
+    pub(crate) fn reinject(self, gone: sys::skb_drop_reason) -> Reinjected {
         let raw = core::mem::ManuallyDrop::new(self).ptr.as_ptr();
-        let _rcu = kernel::sync::rcu::read_lock();
-        // SAFETY: `raw` is ours (type invariant); `okfn` takes over the packet; the entry is
-        // freed as `nf_reinject` frees it, after which nothing uses it.
+        // SAFETY: `raw` is ours (type invariant); the helper passes the packet on or frees it,
+        // and frees the entry, after which nothing uses it.
+        let ret = unsafe { sys::vigil_nf_reinject(&raw mut (*raw).entry, (*raw).ops, gone) };
+        match ret {
+            0 => Reinjected::Continued,
+            r if r == -(sys::ENOENT as i32) => Reinjected::Unhooked,
+            _ => Reinjected::DroppedByLaterHook,
+        }
+    }
+
+    /// Frees the packet with `reason` (shown by `skb:kfree_skb` and dropwatch) and releases
+    /// its references.
+    pub(crate) fn drop_with(self, reason: sys::skb_drop_reason) {
+        let raw = core::mem::ManuallyDrop::new(self).ptr.as_ptr();
+        // SAFETY: `raw` is ours (type invariant): free the packet, release the references and
+        // free the entry; nothing uses it afterwards.
         unsafe {
             let entry = &raw mut (*raw).entry;
-            let state = &(*entry).state;
-            if let Some(okfn) = state.okfn {
-                sys::vigil_local_bh_disable();
-                okfn(state.net, state.sk, (*entry).skb);
-                sys::vigil_local_bh_enable();
-            } else {
-                sys::vigil_kfree_skb((*entry).skb);
-            }
+            sys::vigil_kfree_skb_reason((*entry).skb, reason);
             sys::nf_queue_entry_free(entry);
         }
     }
+}
+
+/// What became of a reinjected packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reinjected {
+    /// It went on: to `okfn`, or a later hook took it (stolen or queued).
+    Continued,
+    /// A later hook dropped it, as it would have without vigil.
+    DroppedByLaterHook,
+    /// The stealing hook was gone from its namespace: freed with the reason given.
+    Unhooked,
 }
 
 impl<M: Copy> Drop for Stolen<M> {
@@ -209,32 +325,50 @@ fn hook_point_raw(point: HookPoint) -> ffi::c_uint {
     }
 }
 
+/// Registrations of one hook type that may exist at once: a running pipeline and the one
+/// replacing it, so that the old one keeps its hook (and reinjects after it) while it drains.
+pub(crate) const SLOTS: usize = 2;
+
 /// Where the pernet callbacks of one kind of hook find its `nf_hook_ops`: they receive only the
-/// namespace.
+/// namespace, so each slot has its own instance of the callbacks.
 ///
 /// # Invariants
 ///
-/// Non-null exactly while a [`Registration`] of its hook type is registered with pernet; it
-/// then points to that registration's pinned ops.
-pub(crate) struct HookSlot(Atomic<*mut sys::nf_hook_ops>);
+/// Slot `K` is non-null exactly while a [`Registration`] of its hook type using slot `K` is
+/// registered with pernet; it then points to that registration's pinned ops.
+pub(crate) struct HookSlot([Atomic<*mut sys::nf_hook_ops>; SLOTS]);
 
 impl HookSlot {
-    /// An empty slot, for a `static`.
+    /// Empty slots, for a `static`.
     pub(crate) const fn new() -> Self {
-        Self(Atomic::new(core::ptr::null_mut()))
+        Self([
+            Atomic::new(core::ptr::null_mut()),
+            Atomic::new(core::ptr::null_mut()),
+        ])
     }
 }
 
 /// A packet handler called by netfilter in softirq (or process) context.
-pub(crate) trait Hook: Send + Sync + 'static {
-    /// The slot of this hook type: one registration per type at a time.
+///
+/// # Safety
+///
+/// When [`Hook::net_exit`] returns for a namespace, no [`Stolen`] packet of that namespace
+/// stolen by this hook exists any more, and no stage holds one past the next RCU grace
+/// period: the namespace's data (such as [`Stolen::net_held`]) is freed after that.
+pub(crate) unsafe trait Hook: Send + Sync + 'static {
+    /// The slots of this hook type.
     fn slot() -> &'static HookSlot;
 
     /// Decides what becomes of a packet.
     fn hook(&self, pkt: HookPacket<'_>) -> Verdict;
+
+    /// The hooks were removed from `net` (which is going away, or the registration is):
+    /// forget its packets; `held` is its [`HookPacket::net_held`]. Process context; no new
+    /// packet of `net` reaches [`Hook::hook`] after this.
+    fn net_exit(&self, _net: NetId, _held: &Atomic<u64>) {}
 }
 
-/// IPv4 and IPv6: one `nf_hook_ops` each.
+/// IPv4 and IPv6: one `nf_hook_ops` each, in this order.
 const NR_OPS: usize = 2;
 
 /// Registers the active hooks in a namespace that is being created (or that existed when the
@@ -243,34 +377,48 @@ const NR_OPS: usize = 2;
 /// # Safety
 ///
 /// Called by pernet with a valid `net`, only between `register_pernet_subsys` and the end of
-/// `unregister_pernet_subsys`.
-unsafe extern "C" fn pernet_init<T: Hook>(net: *mut sys::net) -> ffi::c_int {
-    let ops = T::slot().0.load(Acquire);
+/// `unregister_pernet_subsys` of the registration in slot `K`.
+unsafe extern "C" fn pernet_init<T: Hook, const K: usize>(net: *mut sys::net) -> ffi::c_int {
+    let ops = T::slot().0[K].load(Acquire);
     // SAFETY: pernet callbacks run only while the registration is live (function safety
     // requirement), so `ops` points to its `NR_OPS` initialised hooks (`HookSlot` invariant).
     unsafe { sys::nf_register_net_hooks(net, ops, NR_OPS as ffi::c_uint) }
 }
 
 /// Removes the active hooks from a namespace that is going away, or from every namespace when
-/// the registration is dropped.
+/// the registration is dropped, then lets the hook forget the namespace's packets.
 ///
 /// # Safety
 ///
 /// As for [`pernet_init`], and `pernet_init` succeeded for `net`.
-unsafe extern "C" fn pernet_exit<T: Hook>(net: *mut sys::net) {
-    let ops = T::slot().0.load(Acquire);
+unsafe extern "C" fn pernet_exit<T: Hook, const K: usize>(net: *mut sys::net) {
+    let ops = T::slot().0[K].load(Acquire);
     // SAFETY: the hooks were registered in `net` by `pernet_init` with the same array, which is
-    // still valid (function safety requirement and `HookSlot` invariant).
-    unsafe { sys::nf_unregister_net_hooks(net, ops, NR_OPS as ffi::c_uint) }
+    // still valid (function safety requirement and `HookSlot` invariant) and is the first field
+    // of its `RawHooks`; their `priv_` is the registration's context, which outlives the
+    // registration; the namespace's pernet data lives until every `exit` has returned.
+    let (ctx, held) = unsafe {
+        sys::nf_unregister_net_hooks(net, ops, NR_OPS as ffi::c_uint);
+        let id = (*ops.cast::<RawHooks>()).net_id;
+        (
+            &*(*ops).priv_.cast::<T>(),
+            &*sys::vigil_net_generic(net, id).cast::<Atomic<u64>>(),
+        )
+    };
+    ctx.net_exit(NetId(net as usize), held);
+    // A stage may still hold a packet of `net` it took off its queue before the flush: it
+    // holds it within one softirq, so one grace period outlasts it.
+    // SAFETY: plain call in process context.
+    unsafe { sys::vigil_synchronize_net() };
 }
 
 /// Calls `T::hook` for a packet.
 ///
 /// # Safety
 ///
-/// `ctx` is the pointer a [`Registration<T>`] put in its ops (an `Arc<T>` it holds), and `skb`
-/// is a valid buffer netfilter lends for this call.
-unsafe extern "C" fn hook_trampoline<T: Hook>(
+/// `ctx` is the pointer a [`Registration<T>`] in slot `K` put in its ops (an `Arc<T>` it
+/// holds), and `skb` is a valid buffer netfilter lends for this call.
+unsafe extern "C" fn hook_trampoline<T: Hook, const K: usize>(
     ctx: *mut ffi::c_void,
     skb: *mut sys::sk_buff,
     state: *const sys::nf_hook_state,
@@ -280,11 +428,27 @@ unsafe extern "C" fn hook_trampoline<T: Hook>(
     let (Some(skb), false) = (NonNull::new(skb), state.is_null()) else {
         return sys::NF_ACCEPT;
     };
+    // SAFETY: netfilter lends `state` for the duration of this call.
+    let state = unsafe { &*state };
+    let base = T::slot().0[K].load(Relaxed);
+    let ops = if state.pf == sys::NFPROTO_IPV6 as u8 {
+        base.wrapping_add(1)
+    } else {
+        base
+    };
+    // SAFETY: the hook runs only while registered in `state.net` (`HookSlot` invariant), so
+    // `base` is the first field of its `RawHooks`, whose pernet data for `state.net` (zeroed,
+    // an `Atomic<u64>` in size) exists until the namespace's `pernet_exit` returned.
+    let net_held = unsafe {
+        let id = (*base.cast::<RawHooks>()).net_id;
+        &*sys::vigil_net_generic(state.net, id).cast::<Atomic<u64>>()
+    };
     let pkt = HookPacket {
         // SAFETY: netfilter lends `skb` for the duration of this call.
         skb: unsafe { SkBuffRef::from_raw(skb) },
-        // SAFETY: as above, for `state`.
-        state: unsafe { &*state },
+        state,
+        ops,
+        net_held,
     };
     ctx.hook(pkt).as_raw()
 }
@@ -303,6 +467,25 @@ pub(crate) struct HookOptions {
 struct RawHooks {
     ops: [sys::nf_hook_ops; NR_OPS],
     pernet: sys::pernet_operations,
+    /// The slot of `T::slot()` these hooks use.
+    slot: usize,
+    /// The pernet id of each namespace's count of held packets.
+    net_id: ffi::c_uint,
+}
+
+/// The callbacks of slot `K`.
+struct SlotFns {
+    hook: sys::nf_hookfn,
+    init: Option<unsafe extern "C" fn(*mut sys::net) -> ffi::c_int>,
+    exit: Option<unsafe extern "C" fn(*mut sys::net)>,
+}
+
+fn slot_fns<T: Hook, const K: usize>() -> SlotFns {
+    SlotFns {
+        hook: Some(hook_trampoline::<T, K>),
+        init: Some(pernet_init::<T, K>),
+        exit: Some(pernet_exit::<T, K>),
+    }
 }
 
 /// IPv4 and IPv6 hooks calling `T::hook`, present in every network namespace, now and future,
@@ -310,8 +493,8 @@ struct RawHooks {
 ///
 /// # Invariants
 ///
-/// `raw` holds hooks registered with pernet (and so in every namespace), and `T::slot()`
-/// points to `raw.ops`.
+/// `raw` holds hooks registered with pernet (and so in every namespace), and
+/// `T::slot()` slot `raw.slot` points to `raw.ops`.
 #[pin_data(PinnedDrop)]
 pub(crate) struct Registration<T: Hook> {
     #[pin]
@@ -326,14 +509,28 @@ unsafe impl<T: Hook> Send for Registration<T> {}
 unsafe impl<T: Hook> Sync for Registration<T> {}
 
 impl<T: Hook> Registration<T> {
-    /// Registers hooks calling `ctx.hook()`. Only one registration of a hook type may exist at
-    /// a time (`EBUSY` otherwise).
+    /// Registers hooks calling `ctx.hook()`. At most [`SLOTS`] registrations of a hook type may
+    /// exist at a time (`EBUSY` otherwise). One registered later at the same priority runs
+    /// before the earlier ones (`nf_hook_entries_grow`).
     pub(crate) fn register(ctx: Arc<T>, opts: HookOptions) -> impl PinInit<Self, Error> {
         let ctx_ptr = Arc::as_ptr(&ctx).cast_mut().cast::<ffi::c_void>();
         try_pin_init!(Self {
             raw <- Opaque::try_ffi_init(move |slot: *mut RawHooks| {
+                // A placeholder claims a free slot until the ops are in place: pernet calls
+                // back only from `register_pernet_subsys`, after the real pointer is stored.
+                let busy = NonNull::<sys::nf_hook_ops>::dangling().as_ptr();
+                let k = T::slot()
+                    .0
+                    .iter()
+                    .position(|s| s.cmpxchg(core::ptr::null_mut(), busy, Relaxed).is_ok())
+                    .ok_or(EBUSY)?;
+                let fns = if k == 0 {
+                    slot_fns::<T, 0>()
+                } else {
+                    slot_fns::<T, 1>()
+                };
                 let hook = |pf: u32| sys::nf_hook_ops {
-                    hook: Some(hook_trampoline::<T>),
+                    hook: fns.hook,
                     priv_: ctx_ptr,
                     pf: pf as u8,
                     hooknum: hook_point_raw(opts.point),
@@ -341,8 +538,11 @@ impl<T: Hook> Registration<T> {
                     ..pin_init::zeroed()
                 };
                 let pernet = sys::pernet_operations {
-                    init: Some(pernet_init::<T>),
-                    exit: Some(pernet_exit::<T>),
+                    init: fns.init,
+                    exit: fns.exit,
+                    // SAFETY: a place in `slot`, where pernet writes the id it allocates.
+                    id: unsafe { &raw mut (*slot).net_id },
+                    size: core::mem::size_of::<Atomic<u64>>(),
                     ..pin_init::zeroed()
                 };
                 // SAFETY: the initializer may write to `slot`.
@@ -350,38 +550,32 @@ impl<T: Hook> Registration<T> {
                     slot.write(RawHooks {
                         ops: [hook(sys::NFPROTO_IPV4), hook(sys::NFPROTO_IPV6)],
                         pernet,
+                        slot: k,
+                        net_id: 0,
                     })
                 };
                 // SAFETY: `slot` is valid and initialised just above.
                 let ops = unsafe { (&raw mut (*slot).ops).cast::<sys::nf_hook_ops>() };
-                if T::slot()
-                    .0
-                    .cmpxchg(core::ptr::null_mut(), ops, Release)
-                    .is_err()
-                {
-                    return Err(EBUSY);
-                }
+                T::slot().0[k].store(ops, Release);
                 // SAFETY: `slot` is pinned and stays valid until `PinnedDrop` unregisters it;
-                // `T::slot()` points to its ops, as the callbacks need.
+                // slot `k` points to its ops, as the callbacks need.
                 // INVARIANT: on success the hooks are registered in every namespace.
                 let ret = to_result(unsafe {
                     sys::register_pernet_subsys(&raw mut (*slot).pernet)
                 });
                 if ret.is_err() {
-                    T::slot().0.store(core::ptr::null_mut(), Relaxed);
+                    T::slot().0[k].store(core::ptr::null_mut(), Release);
                 }
                 ret
             }),
             ctx,
-        })
+        }? Error)
     }
-}
 
-impl<T: Hook> Registration<T> {
-    /// The context the hooks call.
-    #[cfg(CONFIG_KUNIT)]
-    pub(crate) fn context(&self) -> &T {
-        &self.ctx
+    /// The slot of `T::slot()` this registration uses.
+    fn slot(&self) -> usize {
+        // SAFETY: `raw` was initialised by `register` and `slot` is never written again.
+        unsafe { (*self.raw.get()).slot }
     }
 }
 
@@ -389,10 +583,13 @@ impl<T: Hook> Registration<T> {
 impl<T: Hook> PinnedDrop for Registration<T> {
     fn drop(self: Pin<&mut Self>) {
         // SAFETY: the pernet operations are registered (type invariant). This calls
-        // `pernet_exit` in every namespace, which unregisters the hooks and waits for running
-        // hook calls to finish (`synchronize_net`), so `ctx` is unused afterwards.
+        // `pernet_exit` in every namespace, which unregisters the hooks.
         unsafe { sys::unregister_pernet_subsys(&raw mut (*self.raw.get()).pernet) };
-        T::slot().0.store(core::ptr::null_mut(), Release);
+        // Unregistering does not wait for hook calls already running on other CPUs: one grace
+        // period does, before `ctx` can be freed with this value.
+        // SAFETY: plain call in process context.
+        unsafe { sys::vigil_synchronize_net() };
+        T::slot().0[self.slot()].store(core::ptr::null_mut(), Release);
     }
 }
 
@@ -401,8 +598,23 @@ impl<T: Hook> PinnedDrop for Registration<T> {
 pub(crate) type OkFn =
     unsafe extern "C" fn(*mut sys::net, *mut sys::sock, *mut sys::sk_buff) -> ffi::c_int;
 
-/// Runs `T::hook` on `skb` as netfilter would at prerouting of family `pf`, with `okfn` as the
-/// continuation, through the registered entry point. Returns the raw verdict.
+/// The state netfilter hands a hook at prerouting of family `pf` in the initial namespace,
+/// with `okfn` as the continuation.
+#[cfg(CONFIG_KUNIT)]
+fn state_for_test(pf: u8, okfn: Option<OkFn>) -> sys::nf_hook_state {
+    sys::nf_hook_state {
+        hook: sys::nf_inet_hooks_NF_INET_PRE_ROUTING as u8,
+        pf,
+        okfn,
+        // SAFETY: the address of a static.
+        net: unsafe { sys::vigil_init_net() },
+        ..pin_init::zeroed()
+    }
+}
+
+/// Runs `T::hook` on `skb` as netfilter would at prerouting of family `pf` in the initial
+/// namespace, through the entry point of a hook in slot 0 (registered or not). Returns the
+/// raw verdict.
 #[cfg(CONFIG_KUNIT)]
 pub(crate) fn call_hook_for_test<T: Hook>(
     ctx: &T,
@@ -410,18 +622,39 @@ pub(crate) fn call_hook_for_test<T: Hook>(
     pf: u8,
     okfn: Option<OkFn>,
 ) -> ffi::c_uint {
-    let state = sys::nf_hook_state {
-        hook: sys::nf_inet_hooks_NF_INET_PRE_ROUTING as u8,
-        pf,
-        okfn,
-        ..pin_init::zeroed()
-    };
+    let state = state_for_test(pf, okfn);
     // SAFETY: `ctx` is a valid `T` and `skb` a valid buffer, both borrowed for this call.
     unsafe {
-        hook_trampoline::<T>(
+        hook_trampoline::<T, 0>(
             core::ptr::from_ref(ctx).cast_mut().cast(),
             skb.as_ptr(),
             &state,
         )
+    }
+}
+
+#[cfg(CONFIG_KUNIT)]
+impl<T: Hook> Registration<T> {
+    /// Runs the registered hook on `skb` as netfilter would at prerouting of family `pf` in the
+    /// initial namespace, with `okfn` as the continuation. Returns the raw verdict.
+    pub(crate) fn call_for_test(&self, skb: &SkBuffRef<'_>, pf: u8, okfn: OkFn) -> ffi::c_uint {
+        let state = state_for_test(pf, Some(okfn));
+        let fns = if self.slot() == 0 {
+            slot_fns::<T, 0>()
+        } else {
+            slot_fns::<T, 1>()
+        };
+        let Some(hook) = fns.hook else {
+            return sys::NF_DROP;
+        };
+        // SAFETY: this registration's context and slot, as the hook is registered with them;
+        // `skb` is valid for this call.
+        unsafe {
+            hook(
+                Arc::as_ptr(&self.ctx).cast_mut().cast(),
+                skb.as_ptr(),
+                &state,
+            )
+        }
     }
 }

@@ -9,14 +9,18 @@
 
 use crate::{
     clock::now_ns,
-    config::{HookPoint, Match, Ops, Rules, MAX_STAGES},
+    config::{HookPoint, Match, NetnsScope, Ops, Rules, MAX_STAGES},
     headers::{self, L4},
     histogram,
-    napi::{Kick, Napi, NapiDevice, NapiHandler},
-    netfilter::{self, Hook, HookOptions, HookPacket, HookSlot, Registration, Stolen, Verdict},
+    napi::{BhDisabled, Kick, Napi, NapiDevice, NapiHandler},
+    netdevice::{DeviceEvent, DeviceWatcher, Notifier},
+    netfilter::{
+        self, DevId, Hook, HookOptions, HookPacket, HookSlot, NetId, Registration, Reinjected,
+        StealError, Stolen, Verdict,
+    },
     policy::{self, Decision, Params, View},
     skb::SkBuffRef,
-    stats::{inc, DropReason, Stats, MAX_LANES},
+    stats::{inc, DropReason, Skip, Stats, MAX_LANES},
     sys,
 };
 use kernel::{
@@ -36,12 +40,14 @@ struct Meta {
     seq: u64,
     /// When it entered the pipeline.
     entered_ns: u64,
+    /// Its length when taken, as counted against the limits.
+    bytes: u64,
 }
 
 type Packet = Stolen<Meta>;
 
 /// One stage's settings.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct StageConfig {
     pub(crate) cpus: crate::config::CpuList,
     pub(crate) ops: Ops,
@@ -49,7 +55,7 @@ pub(crate) struct StageConfig {
 }
 
 /// What a pipeline is built from.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct PipelineConfig {
     pub(crate) stages: usize,
     pub(crate) stage: [StageConfig; MAX_STAGES],
@@ -58,6 +64,13 @@ pub(crate) struct PipelineConfig {
     pub(crate) hook: HookPoint,
     pub(crate) matcher: Match,
     pub(crate) rules: Rules,
+    /// Whose packets are taken.
+    pub(crate) netns: NetnsScope,
+    /// With `netns` all: the most packets one namespace may have in the pipeline.
+    pub(crate) netns_quota: u64,
+    /// The most packets and bytes all pipelines together may hold.
+    pub(crate) max_held_packets: u64,
+    pub(crate) max_held_bytes: u64,
 }
 
 impl PipelineConfig {
@@ -113,9 +126,23 @@ struct Shared {
     params: Params,
     rules: Rules,
     ledgers: KVec<Ledger>,
+    /// Stage 0 of every lane waits (packets queue, nothing polls) until the pipeline this one
+    /// replaces has drained, so that no flow's new packets overtake its old ones.
+    held: Atomic<bool>,
+    /// Stopping: the hook takes a packet only if its lane still holds packets (of its flow,
+    /// maybe), and lets it pass otherwise, so that the lanes empty without reordering.
+    draining: Atomic<bool>,
+    /// The hooks are being removed: what is left is dropped as `drain`.
+    stopping: Atomic<bool>,
 }
 
 impl Shared {
+    /// Takes back what `p` held of the limits and of its namespace's quota, as it leaves.
+    fn release(&self, p: &Packet) {
+        self.stats.held.release(p.meta().bytes);
+        let _ = p.net_held().fetch_sub(1, Relaxed);
+    }
+
     /// Drops `p`, which stage `from` (or the queue of stage `from`) could not pass on.
     fn drop_packet(&self, lane: usize, from: usize, p: Packet, reason: DropReason) {
         let ledger = &self.ledgers[lane];
@@ -123,8 +150,9 @@ impl Shared {
             inc(&ledger.retired_before[k]);
         }
         self.stats.lane(lane).count_dropped(reason);
+        self.release(&p);
+        p.drop_with(reason.skb_reason());
         inc(&ledger.finished);
-        drop(p);
     }
 }
 
@@ -168,6 +196,19 @@ impl Ring {
         self.len -= 1;
         p
     }
+
+    /// Hands every packet for which `take` holds to `taken`, keeping the others in order.
+    fn extract(&mut self, take: impl Fn(&Packet) -> bool, mut taken: impl FnMut(Packet)) {
+        for _ in 0..self.len {
+            let Some(p) = self.pop() else { break };
+            if take(&p) {
+                taken(p);
+            } else if let Err(p) = self.push(p) {
+                // Cannot happen: a slot was just freed. Never lose it silently.
+                taken(p);
+            }
+        }
+    }
 }
 
 /// One stage of one lane: a queue and what to do with its packets.
@@ -206,9 +247,11 @@ impl Stage {
     }
 
     /// Queues a packet entering the pipeline: its sequence number is handed out under the
-    /// queue lock, so that sequence order is queue order. Returns whether the packet starts a
-    /// burst that should wake the lane's other stages ahead of it ([`policy::wakes_ahead`]).
-    fn push_new(&self, mut p: Packet) -> Result<bool, Packet> {
+    /// queue lock, so that sequence order is queue order. Returns `None` if the pipeline is
+    /// held (nothing to wake), or whether the packet starts a burst that should wake the
+    /// lane's other stages ahead of it ([`policy::wakes_ahead`]). `held` is read under the
+    /// lock, so that [`Pipeline::release`] sees every packet queued while it was set.
+    fn push_new(&self, mut p: Packet) -> Result<Option<bool>, Packet> {
         let ledger = self.ledger();
         let now = p.meta().entered_ns;
         let mut q = self.queue.lock();
@@ -219,7 +262,25 @@ impl Stage {
         q.push(p)?;
         ledger.queued[self.index].store(q.len as u64, Relaxed);
         let previous = ledger.head_entry_ns.xchg(now, Relaxed);
-        Ok(policy::wakes_ahead(&self.shared.params, now, previous))
+        if self.shared.held.load(Relaxed) {
+            return Ok(None);
+        }
+        Ok(Some(policy::wakes_ahead(
+            &self.shared.params,
+            now,
+            previous,
+        )))
+    }
+
+    /// Drops, with `reason`, every queued packet for which `take` holds.
+    fn flush(&self, reason: DropReason, take: &impl Fn(&Packet) -> bool) {
+        // The queue lock is also taken in softirq context.
+        let _bh = BhDisabled::new();
+        let mut q = self.queue.lock();
+        q.extract(take, |p| {
+            self.shared.drop_packet(self.lane, self.index, p, reason)
+        });
+        self.ledger().queued[self.index].store(q.len as u64, Relaxed);
     }
 
     fn pop(&self) -> Option<Packet> {
@@ -261,9 +322,18 @@ impl Stage {
         inc(&stats.latency[histogram::bucket(latency)]);
         match &self.next {
             None => {
-                self.shared.stats.lane(self.lane).count_delivered();
+                self.shared.release(&p);
+                let lane = self.shared.stats.lane(self.lane);
+                match p.reinject(DropReason::Unhooked.skb_reason()) {
+                    Reinjected::Unhooked => lane.count_dropped(DropReason::Unhooked),
+                    // A later hook's drop is the stack's, as without vigil.
+                    Reinjected::Continued | Reinjected::DroppedByLaterHook => {
+                        lane.count_delivered()
+                    }
+                }
+                // Only now: a draining hook lets a flow's packets pass once its lane is
+                // empty, and must not overtake this one.
                 inc(&ledger.finished);
-                p.reinject();
             }
             Some(next) => {
                 let stage = next.handler();
@@ -361,9 +431,9 @@ fn check_l4(skb: &SkBuffRef<'_>, family: u8) -> Result<L4, headers::HeaderError>
     let mut buf = [0u8; headers::PEEK_LEN];
     let peek = skb.peek(&mut buf);
     if family == sys::NFPROTO_IPV6 as u8 {
-        headers::check_ipv6(peek, skb.len())
+        headers::check_ipv6(peek, skb.len(), skb.is_gso())
     } else {
-        headers::check_ipv4(peek, skb.len())
+        headers::check_ipv4(peek, skb.len(), skb.is_gso())
     }
 }
 
@@ -382,19 +452,61 @@ fn wake_downstream(first: &Stage) {
 /// The stealing hook: matching packets enter stage 0 of their lane.
 struct Entry {
     shared: Arc<Shared>,
+    point: HookPoint,
     matcher: Match,
+    netns: NetnsScope,
+    netns_quota: u64,
+    max_held_packets: u64,
+    max_held_bytes: u64,
     /// Stage 0 of each lane.
     heads: KVec<Arc<Napi<Stage>>>,
 }
 
 static ENTRY_SLOT: HookSlot = HookSlot::new();
 
-impl Hook for Entry {
+impl Entry {
+    /// Drops, with `reason`, every queued packet for which `take` holds.
+    fn flush(&self, reason: DropReason, take: impl Fn(&Packet) -> bool) {
+        for head in self.heads.iter() {
+            let mut next = Some(head);
+            while let Some(napi) = next {
+                let stage = napi.handler();
+                stage.flush(reason, &take);
+                next = stage.next.as_ref();
+            }
+        }
+    }
+
+    /// Counts a packet dropped at the hook, before it entered a lane, so that each lane's
+    /// `entered = delivered + dropped + in flight` still holds.
+    fn refuse(&self, pkt: HookPacket<'_>, lane: usize, reason: DropReason) -> Verdict {
+        let totals = self.shared.stats.lane(lane);
+        totals.count_entered();
+        totals.count_dropped(reason);
+        pkt.drop_with(reason.skb_reason())
+    }
+}
+
+// SAFETY: `net_exit` drops every queued packet of the namespace and waits until the
+// namespace's count of held packets (which every packet of it adds to while it lives) is 0.
+unsafe impl Hook for Entry {
     fn slot() -> &'static HookSlot {
         &ENTRY_SLOT
     }
 
     fn hook(&self, pkt: HookPacket<'_>) -> Verdict {
+        let shared = &self.shared;
+        if self.netns == NetnsScope::Init && !pkt.in_init_net() {
+            return Verdict::Accept;
+        }
+        if self.point == HookPoint::PreRouting && pkt.on_l3_master() {
+            shared.stats.count_skipped(Skip::L3mdev);
+            return Verdict::Accept;
+        }
+        if pkt.is_bridged() {
+            shared.stats.count_skipped(Skip::Bridged);
+            return Verdict::Accept;
+        }
         if self.matcher != Match::All {
             // The filter needs only the protocol and port, read as far as the headers allow.
             let (proto, dport) =
@@ -404,44 +516,108 @@ impl Hook for Entry {
             }
         }
         let lane = pkt.skb().flow_hash() as usize % self.heads.len();
+        if shared.draining.load(Relaxed) && shared.ledgers[lane].in_flight() == 0 {
+            // Nothing of this lane (so of this flow) is held: passing now keeps order.
+            return Verdict::Accept;
+        }
+        let bytes = pkt.skb().len() as u64;
+        if !shared
+            .stats
+            .held
+            .reserve(bytes, self.max_held_packets, self.max_held_bytes)
+        {
+            return self.refuse(pkt, lane, DropReason::OverLimit);
+        }
+        let net_held = pkt.net_held();
+        if self.netns == NetnsScope::All && net_held.load(Relaxed) >= self.netns_quota {
+            shared.stats.held.release(bytes);
+            return self.refuse(pkt, lane, DropReason::NetnsQuota);
+        }
+        // Counted before the packet exists, so that `net_exit` never misses one.
+        net_held.add(1, Relaxed);
         let meta = Meta {
             seq: 0,
             entered_ns: now_ns(),
+            bytes,
         };
-        let Ok((stolen, token)) = pkt.steal(meta) else {
-            return Verdict::Accept;
+        let (stolen, token) = match pkt.steal(meta) {
+            Ok(s) => s,
+            Err((pkt, e)) => {
+                let _ = pkt.net_held().fetch_sub(1, Relaxed);
+                shared.stats.held.release(bytes);
+                return match e {
+                    StealError::Prefetched => Verdict::Accept,
+                    StealError::NoMemory => self.refuse(pkt, lane, DropReason::NoMemory),
+                    StealError::RouteGone => self.refuse(pkt, lane, DropReason::RouteGone),
+                };
+            }
         };
         let head = &self.heads[lane];
         let stage = head.handler();
         match stage.push_new(stolen) {
-            Ok(wake_ahead) => {
+            Ok(None) => {}
+            Ok(Some(wake_ahead)) => {
                 stage.kicked(head.schedule());
                 if wake_ahead {
                     wake_downstream(stage);
                 }
             }
-            Err(p) => self.shared.drop_packet(lane, 0, p, DropReason::QueueFull),
+            Err(p) => shared.drop_packet(lane, 0, p, DropReason::QueueFull),
         }
         Verdict::Stolen(token)
     }
+
+    fn net_exit(&self, net: NetId, held: &Atomic<u64>) {
+        let reason = if self.shared.stopping.load(Relaxed) {
+            DropReason::Drain
+        } else {
+            DropReason::NetnsGone
+        };
+        // A stage may be processing one of its packets, which it then queues further on:
+        // flush until none is left. No new one comes: the namespace's hooks are gone.
+        for _ in 0..NET_EXIT_TRIES {
+            self.flush(reason, |p| p.net() == net);
+            if held.load(Relaxed) == 0 {
+                return;
+            }
+            fsleep(Delta::from_millis(1));
+        }
+        pr_warn!("vigil: packets of a dying namespace still held\n");
+    }
 }
 
-/// A running pipeline. Dropping it stops the hook, drains every queue (delivering what it
-/// can within a bound, counting the rest as dropped) and frees the stages.
+/// How many times a dying namespace's packets are flushed, a millisecond apart, before vigil
+/// gives up waiting for the one a stage is processing.
+const NET_EXIT_TRIES: usize = 1000;
+
+impl DeviceWatcher for Entry {
+    fn device_event(&self, dev: DevId, _event: DeviceEvent) {
+        // As nfnetlink_queue's device notifier: nothing held may keep a device that goes down
+        // or away (its unregistration would wait for the pipeline).
+        self.flush(DropReason::DeviceGone, |p| p.uses_dev(dev));
+    }
+}
+
+/// A running pipeline. Dropping it stops it without reordering: the hook lets a flow's
+/// packets pass only once its lane is empty, until the lanes drained (within a bound); then
+/// the hooks go and what is left is dropped and counted.
 pub(crate) struct Pipeline {
     hooks: Option<Pin<KBox<Registration<Entry>>>>,
+    notifier: Option<Pin<KBox<Notifier<Entry>>>>,
+    entry: Arc<Entry>,
     shared: Arc<Shared>,
-    /// Every stage of every lane, upstream first.
+    /// Every stage of every lane.
     stages: KVec<Arc<Napi<Stage>>>,
     _dev: NapiDevice,
 }
 
-/// How long a stopping pipeline waits for its queues to drain.
-const DRAIN_TIMEOUT_MS: i64 = 5000;
+/// How long a stopping pipeline waits for its queues to drain, by default.
+const DRAIN_TIMEOUT_MS: u32 = 5000;
 
 impl Pipeline {
-    /// Builds the stages and starts stealing packets.
-    pub(crate) fn start(cfg: &PipelineConfig, stats: Arc<Stats>) -> Result<Self> {
+    /// Builds the stages and starts stealing packets. A `held` pipeline queues what it takes
+    /// and processes nothing until [`Pipeline::release`].
+    pub(crate) fn start(cfg: &PipelineConfig, stats: Arc<Stats>, held: bool) -> Result<Self> {
         let lanes = cfg.lanes();
         let mut ledgers = KVec::with_capacity(lanes, GFP_KERNEL)?;
         for _ in 0..lanes {
@@ -454,6 +630,9 @@ impl Pipeline {
                 params: cfg.params,
                 rules: cfg.rules,
                 ledgers,
+                held: Atomic::new(held),
+                draining: Atomic::new(false),
+                stopping: Atomic::new(false),
             },
             GFP_KERNEL,
         )?;
@@ -488,53 +667,106 @@ impl Pipeline {
         let entry = Arc::new(
             Entry {
                 shared: shared.clone(),
+                point: cfg.hook,
                 matcher: cfg.matcher,
+                netns: cfg.netns,
+                netns_quota: cfg.netns_quota,
+                max_held_packets: cfg.max_held_packets,
+                max_held_bytes: cfg.max_held_bytes,
                 heads,
             },
             GFP_KERNEL,
         )?;
+        let mut pipeline = Self {
+            hooks: None,
+            notifier: None,
+            entry: entry.clone(),
+            shared,
+            stages,
+            _dev: dev,
+        };
+        // The notifier first: a device may go away as soon as a packet is held.
+        pipeline.notifier = Some(KBox::pin_init(
+            Notifier::register(entry.clone()),
+            GFP_KERNEL,
+        )?);
         let opts = HookOptions {
             point: cfg.hook,
             priority: netfilter::PRIORITY_LAST,
         };
-        let hooks = KBox::pin_init(Registration::register(entry, opts), GFP_KERNEL)?;
-        Ok(Self {
-            hooks: Some(hooks),
-            shared,
-            stages,
-            _dev: dev,
-        })
+        pipeline.hooks = Some(KBox::pin_init(
+            Registration::register(entry, opts),
+            GFP_KERNEL,
+        )?);
+        Ok(pipeline)
+    }
+
+    /// Lets a held pipeline process what it queued and what comes.
+    pub(crate) fn release(&self) {
+        if !self.shared.held.xchg(false, Relaxed) {
+            return;
+        }
+        let _bh = BhDisabled::new();
+        for head in self.entry.heads.iter() {
+            let stage = head.handler();
+            // A hook that read `held` under this lock before the store queued without
+            // scheduling: taking the lock orders this schedule after its packet.
+            drop(stage.queue.lock());
+            stage.kicked(head.schedule());
+        }
     }
 
     /// Packets of this pipeline not yet delivered or dropped.
     pub(crate) fn in_flight(&self) -> u64 {
         self.shared.ledgers.iter().map(Ledger::in_flight).sum()
     }
+
+    /// Lets the lanes empty: from now on the hook takes a packet only while its lane holds
+    /// others, which it must not overtake. Waits at most `timeout_ms` for them to empty;
+    /// returns whether they did. Once empty, the pipeline takes no packet any more.
+    pub(crate) fn drain(&self, timeout_ms: u32) -> bool {
+        // A pipeline stopped while held still delivers what it queued.
+        self.release();
+        self.shared.draining.store(true, Relaxed);
+        let mut waited = 0;
+        while self.in_flight() > 0 && waited < timeout_ms {
+            fsleep(Delta::from_millis(1));
+            waited += 1;
+        }
+        self.in_flight() == 0
+    }
+
+    /// Stops the pipeline, waiting at most `timeout_ms` for the lanes to drain.
+    pub(crate) fn stop(mut self, timeout_ms: u32) {
+        self.stop_within(timeout_ms);
+    }
+
+    fn stop_within(&mut self, timeout_ms: u32) {
+        if self.hooks.is_none() && self.stages.is_empty() {
+            return;
+        }
+        self.drain(timeout_ms);
+        // Removing the hooks flushes every namespace's packets left (`net_exit`), waiting for
+        // those a stage is processing; the stages keep running meanwhile.
+        self.shared.stopping.store(true, Relaxed);
+        self.hooks = None;
+        // Every context stops before any queue is drained, so that no stage queues a packet
+        // into a queue already drained.
+        for napi in self.stages.iter() {
+            napi.disable();
+        }
+        for napi in self.stages.iter() {
+            napi.handler().flush(DropReason::Drain, &|_| true);
+        }
+        self.notifier = None;
+        crate::napi::delete_all(self.stages.iter().map(|n| &**n));
+        self.stages.clear();
+    }
 }
 
 impl Drop for Pipeline {
     fn drop(&mut self) {
-        // No packet enters once the hooks are gone (unregistering waits for running hooks).
-        self.hooks = None;
-        // The stages keep running and deliver what is queued.
-        let mut waited = 0;
-        while self.in_flight() > 0 && waited < DRAIN_TIMEOUT_MS {
-            fsleep(Delta::from_millis(1));
-            waited += 1;
-        }
-        // What is left (a stage that could not run) is dropped and counted, after the NAPI
-        // contexts stopped polling.
-        for napi in self.stages.iter() {
-            napi.disable();
-            let stage = napi.handler();
-            // The queue lock is also taken in softirq context.
-            let _bh = crate::napi::BhDisabled::new();
-            while let Some(p) = stage.pop() {
-                self.shared
-                    .drop_packet(stage.lane, stage.index, p, DropReason::Drain);
-            }
-        }
-        crate::napi::delete_all(self.stages.iter().map(|n| &**n));
+        self.stop_within(DRAIN_TIMEOUT_MS);
     }
 }
 
@@ -553,11 +785,11 @@ impl Pipeline {
             return false;
         };
         let _rcu = kernel::sync::rcu::read_lock();
-        let bh = crate::napi::BhDisabled::new();
-        let verdict = netfilter::call_hook_for_test(hooks.context(), &skb.as_ref(), pf, Some(okfn));
+        let bh = BhDisabled::new();
+        let verdict = hooks.call_for_test(&skb.as_ref(), pf, okfn);
         let stolen = verdict == sys::NF_STOLEN;
         if stolen {
-            // The pipeline owns it now.
+            // The pipeline owns it now (or freed it, with a drop reason).
             let _ = skb.into_raw();
         } else {
             drop(skb);

@@ -42,6 +42,12 @@ impl SkBuffRef<'_> {
         unsafe { (*self.ptr.as_ptr()).len as usize }
     }
 
+    /// Whether it is a GSO packet (several segments' worth, BIG TCP among them).
+    pub(crate) fn is_gso(&self) -> bool {
+        // SAFETY: `ptr` is valid (type invariant).
+        unsafe { sys::vigil_skb_is_gso(self.ptr.as_ptr()) }
+    }
+
     /// Copies up to `buf.len()` bytes from the start of the data (linear or not) and returns
     /// them.
     pub(crate) fn peek<'b>(&self, buf: &'b mut [u8]) -> &'b [u8] {

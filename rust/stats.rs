@@ -7,6 +7,7 @@ use crate::{
     histogram::BUCKETS,
     netfilter::{Hook, HookPacket, HookSlot, Verdict},
     policy::Reason,
+    sys,
 };
 use kernel::{
     prelude::*,
@@ -16,7 +17,7 @@ use kernel::{
 /// Lanes: at most this many (a lane per CPU of the widest stage).
 pub(crate) const MAX_LANES: usize = 64;
 
-/// Why a stolen packet was dropped.
+/// Why a packet vigil took was dropped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum DropReason {
     /// The next stage's queue was full.
@@ -27,15 +28,36 @@ pub(crate) enum DropReason {
     Parse,
     /// It was still queued when the pipeline stopped and could not be delivered in time.
     Drain,
+    /// No memory to hold it.
+    NoMemory,
+    /// Its route went away as it was taken (`skb_dst_force` failed).
+    RouteGone,
+    /// The pipelines held `max_held_packets` or `max_held_bytes` already.
+    OverLimit,
+    /// Its namespace held `netns_quota` packets already.
+    NetnsQuota,
+    /// Its namespace went away while it was held.
+    NetnsGone,
+    /// A device it refers to went down or away while it was held.
+    DeviceGone,
+    /// The hook that took it was gone from its namespace when it came out.
+    Unhooked,
 }
 
 impl DropReason {
     /// Every reason, in the order statistics list them.
-    pub(crate) const ALL: [DropReason; 4] = [
+    pub(crate) const ALL: [DropReason; 11] = [
         DropReason::QueueFull,
         DropReason::Rule,
         DropReason::Parse,
         DropReason::Drain,
+        DropReason::NoMemory,
+        DropReason::RouteGone,
+        DropReason::OverLimit,
+        DropReason::NetnsQuota,
+        DropReason::NetnsGone,
+        DropReason::DeviceGone,
+        DropReason::Unhooked,
     ];
 
     /// The reason's name in statistics.
@@ -45,6 +67,33 @@ impl DropReason {
             DropReason::Rule => "rule",
             DropReason::Parse => "parse",
             DropReason::Drain => "drain",
+            DropReason::NoMemory => "no_memory",
+            DropReason::RouteGone => "route_gone",
+            DropReason::OverLimit => "over_limit",
+            DropReason::NetnsQuota => "netns_quota",
+            DropReason::NetnsGone => "netns_gone",
+            DropReason::DeviceGone => "device_gone",
+            DropReason::Unhooked => "unhooked",
+        }
+    }
+
+    /// The kernel's drop reason, which `skb:kfree_skb` and dropwatch show (a module cannot
+    /// add reasons of its own: the closest core one).
+    pub(crate) fn skb_reason(self) -> sys::skb_drop_reason {
+        match self {
+            DropReason::QueueFull | DropReason::NetnsQuota => {
+                sys::skb_drop_reason_SKB_DROP_REASON_FULL_RING
+            }
+            DropReason::Rule => sys::skb_drop_reason_SKB_DROP_REASON_NETFILTER_DROP,
+            DropReason::Parse => sys::skb_drop_reason_SKB_DROP_REASON_IP_INHDR,
+            DropReason::Drain | DropReason::NetnsGone | DropReason::Unhooked => {
+                sys::skb_drop_reason_SKB_DROP_REASON_QUEUE_PURGE
+            }
+            DropReason::NoMemory | DropReason::OverLimit => {
+                sys::skb_drop_reason_SKB_DROP_REASON_NOMEM
+            }
+            DropReason::RouteGone => sys::skb_drop_reason_SKB_DROP_REASON_IP_INNOROUTES,
+            DropReason::DeviceGone => sys::skb_drop_reason_SKB_DROP_REASON_DEV_READY,
         }
     }
 
@@ -192,10 +241,62 @@ pub(crate) fn inc(c: &Atomic<u64>) {
     c.add(1, Relaxed);
 }
 
+/// Packets the hook let pass untouched, by why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Skip {
+    /// br_netfilter's: their bridge port state is not kept across a steal.
+    Bridged,
+    /// The l3mdev (VRF) second pass, whose continuation frees the packet.
+    L3mdev,
+}
+
+impl Skip {
+    /// Every reason, in the order statistics list them.
+    pub(crate) const ALL: [Skip; 2] = [Skip::Bridged, Skip::L3mdev];
+}
+
+/// What the pipelines hold right now, all of them together, against the limits.
+pub(crate) struct Held {
+    packets: Atomic<u64>,
+    bytes: Atomic<u64>,
+}
+
+impl Held {
+    /// Counts a packet of `bytes` in, unless that would pass `max_packets` or `max_bytes`.
+    pub(crate) fn reserve(&self, bytes: u64, max_packets: u64, max_bytes: u64) -> bool {
+        let packets = self.packets.fetch_add(1, Relaxed) + 1;
+        let total = self.bytes.fetch_add(bytes, Relaxed) + bytes;
+        if packets <= max_packets && total <= max_bytes {
+            return true;
+        }
+        self.release(bytes);
+        false
+    }
+
+    /// Counts a packet of `bytes` out.
+    pub(crate) fn release(&self, bytes: u64) {
+        let _ = self.packets.fetch_sub(1, Relaxed);
+        let _ = self.bytes.fetch_sub(bytes, Relaxed);
+    }
+
+    /// Packets held.
+    pub(crate) fn packets(&self) -> u64 {
+        self.packets.load(Relaxed)
+    }
+
+    /// Bytes held.
+    pub(crate) fn bytes(&self) -> u64 {
+        self.bytes.load(Relaxed)
+    }
+}
+
 /// Every counter vigil keeps. Survives pipeline rebuilds: only `reset` zeroes it.
 pub(crate) struct Stats {
     /// Packets the counting hook saw (prerouting, IPv4 and IPv6, every namespace).
     seen: Atomic<u64>,
+    /// What the pipelines hold now (a level, not a count: `reset` leaves it).
+    pub(crate) held: Held,
+    skipped: [Atomic<u64>; Skip::ALL.len()],
     lanes: KVec<LaneTotals>,
     /// `[stage][cpu]`, flattened.
     stages: KVVec<StageStats>,
@@ -215,6 +316,11 @@ impl Stats {
         }
         Ok(Self {
             seen: Atomic::new(0),
+            held: Held {
+                packets: Atomic::new(0),
+                bytes: Atomic::new(0),
+            },
+            skipped: zeroes(),
             lanes,
             stages,
             nr_cpus,
@@ -224,6 +330,16 @@ impl Stats {
     /// Packets seen so far.
     pub(crate) fn seen(&self) -> u64 {
         self.seen.load(Relaxed)
+    }
+
+    /// Counts a packet let pass for `why`.
+    pub(crate) fn count_skipped(&self, why: Skip) {
+        inc(&self.skipped[why as usize]);
+    }
+
+    /// Packets let pass for `why`.
+    pub(crate) fn skipped(&self, why: Skip) -> u64 {
+        self.skipped[why as usize].load(Relaxed)
     }
 
     /// Lane `lane`'s totals (lanes past `MAX_LANES` share the last one).
@@ -260,6 +376,9 @@ impl Stats {
     /// next quiet moment on.
     pub(crate) fn reset(&self) {
         self.seen.store(0, Relaxed);
+        for c in &self.skipped {
+            c.store(0, Relaxed);
+        }
         for lane in &self.lanes {
             lane.reset();
         }
@@ -276,7 +395,8 @@ pub(crate) struct SeenCounter(pub(crate) kernel::sync::Arc<Stats>);
 
 static SEEN_SLOT: HookSlot = HookSlot::new();
 
-impl Hook for SeenCounter {
+// SAFETY: it never steals a packet.
+unsafe impl Hook for SeenCounter {
     fn slot() -> &'static HookSlot {
         &SEEN_SLOT
     }

@@ -12,6 +12,7 @@ mod control;
 pub mod headers;
 pub mod histogram;
 mod napi;
+mod netdevice;
 mod netfilter;
 pub mod parse;
 mod pipeline;

@@ -4,8 +4,8 @@
 //! operations, the hook point and the rule table, how they are shown, and how rules apply.
 
 use vigil_core::config::{
-    Action, CpuList, HookPoint, Match, Ops, Rule, Rules, Verdict, IPPROTO_TCP, IPPROTO_UDP,
-    MAX_CPUS, MAX_RULES,
+    Action, CpuList, HookPoint, Match, NetnsScope, Ops, Rule, Rules, Verdict, IPPROTO_TCP,
+    IPPROTO_UDP, MAX_CPUS, MAX_RULES,
 };
 use vigil_core::parse::ParseError;
 
@@ -1008,4 +1008,34 @@ fn embedded_newlines_are_refused() {
     assert!(CpuList::parse(b"1\n\n", 4).is_err());
     assert!(CpuList::parse(b"0\n,2\n-3", 4).is_err());
     assert_eq!(CpuList::parse(b"1\n", 4), Ok(CpuList(2)));
+}
+
+// ---------------------------------------------------------------------------------------------
+// NetnsScope
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn netns_scope_parses_its_names_and_rejects_others() {
+    for scope in [NetnsScope::Init, NetnsScope::All] {
+        assert_eq!(NetnsScope::parse(scope.name().as_bytes()), Ok(scope));
+        assert_eq!(NetnsScope::parse(&with_newline(scope.name())), Ok(scope));
+    }
+    assert_eq!(NetnsScope::Init.name(), "init");
+    assert_eq!(NetnsScope::All.name(), "all");
+    let cases: &[&[u8]] = &[
+        b"",
+        b"\n",
+        b"INIT",
+        b"host",
+        b"all\n\n",
+        b" all",
+        b"init all",
+    ];
+    for case in cases {
+        assert_eq!(
+            NetnsScope::parse(case),
+            Err(ParseError::Invalid),
+            "{case:?}"
+        );
+    }
 }
