@@ -24,6 +24,10 @@ vigil_defaults() {
 	echo prerouting >$SYSFS/hook
 	echo all >$SYSFS/match
 	echo >$SYSFS/rules
+	echo init >$SYSFS/netns
+	echo 256 >$SYSFS/netns_quota
+	echo 65536 >$SYSFS/max_held_packets
+	echo 67108864 >$SYSFS/max_held_bytes
 	for k in 0 1 2 3 4 5 6 7; do
 		case $k in 0) ops=parse ;; 1) ops=rules ;; *) ops=none ;; esac
 		echo $((k % nr)) >$SYSFS/stage$k/cpus

@@ -20,6 +20,10 @@ bad[rules]='udp dport 9000|all frobnicate|all mark|all mark x|all drop extra|udp
 bad[stage0/cpus]='EMPTY|64|0-64|3-1|a|0,,1|-1'
 bad[stage0/ops]='parse,|bogus|parse rules|none,parse|PARSE'
 bad[stage0/work_ns]='-1|1000001|1us|x'
+bad[netns]='INIT|host|all all|EMPTY'
+bad[netns_quota]='0|1048577|-1|x'
+bad[max_held_packets]='0|1048577|1k'
+bad[max_held_bytes]='0|4294967297|64M'
 
 total=0
 for attr in "${!bad[@]}"; do

@@ -17,6 +17,8 @@ cleanup() {
 }
 trap cleanup EXIT
 vigil_netns_pair va vb 10.77.0
+# The test namespaces are not the initial one.
+echo all >$SYSFS/netns
 
 echo 3 >$SYSFS/stages
 echo 0 >$SYSFS/stage0/cpus

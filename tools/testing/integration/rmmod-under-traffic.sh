@@ -14,6 +14,8 @@ cleanup() {
 }
 trap cleanup EXIT
 vigil_netns_pair va vb 10.78.0
+# The test namespaces are not the initial one.
+echo all >$SYSFS/netns
 
 echo 3 >$SYSFS/stages
 echo 1 >$SYSFS/stage1/cpus

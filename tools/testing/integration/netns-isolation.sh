@@ -1,0 +1,46 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# With `netns all`, one namespace flooding a slow pipeline is held to its
+# quota: another namespace's ping through the same lane loses nothing. And
+# with the default `netns init`, a namespace's packets are not taken at all.
+set -eu
+. "$(dirname "$0")/../guest-lib.sh"
+cleanup() {
+	echo 0 >$SYSFS/enabled
+	for ns in fa fb pa pb; do ip netns del $ns 2>/dev/null || true; done
+}
+trap cleanup EXIT
+drops() { awk -v r="$1" '$1 == r {print $2}' $SYSFS/stats/drops; }
+vigil_netns_pair fa fb 10.84.0
+vigil_netns_pair pa pb 10.85.0
+
+# The default: other namespaces' packets pass untouched.
+echo 1 >$SYSFS/enabled
+ip netns exec pa ping -q -c 3 -i 0.1 -W 2 10.85.0.2
+[ "$(vigil_read stats/entered)" = 0 ]
+
+echo all >$SYSFS/netns
+echo 64 >$SYSFS/netns_quota
+echo 256 >$SYSFS/queue_len
+echo 1 >$SYSFS/stages
+echo idle >$SYSFS/policy
+echo work >$SYSFS/stage0/ops
+# 1 ms a packet: the flood outruns the stage, and one lane carries both. The stage runs
+# on CPU 1 and the senders on CPU 0, so that the stage's softirq work does not starve the
+# CPU's own receive backlog, which every namespace shares.
+echo 1 >$SYSFS/stage0/cpus
+echo 1000000 >$SYSFS/stage0/work_ns
+ip netns exec fa taskset -c 0 "$VIGIL" load --mode send --dst 10.84.0.2:9000 --count 6000 --flows 4 \
+	--rate 50000 >/dev/null &
+flood=$!
+sleep 0.5
+ip netns exec pa taskset -c 0 ping -c 10 -i 0.2 -W 5 10.85.0.2 | tee /tmp/ping.out
+cat $SYSFS/stats/drops | sed 's/^/DROPS /'
+ip -n pa -s link show veth-pa | sed 's/^/LINK /'; ip -n pb -s link show veth-pb | sed 's/^/LINK /'
+nstat -a 2>/dev/null | grep -i icmp | sed 's/^/NSTAT /'; ip netns exec pb nstat -a | grep -i icmp | sed 's/^/NSTATB /'; ip netns exec pa nstat -a | grep -i icmp | sed 's/^/NSTATA /' 
+wait $flood
+quota=$(drops netns_quota) full=$(drops queue_full)
+echo "flood: netns_quota $quota, queue_full $full"
+grep -q ' 0% packet loss' /tmp/ping.out
+[ "$quota" -gt 0 ] && [ "$full" = 0 ]
