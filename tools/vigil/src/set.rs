@@ -5,8 +5,8 @@
 
 use crate::sysfs::Sysfs;
 use vigil_core::config::{
-    CpuList, HookPoint, Match, Ops, Rules, MAX_CPUS, MAX_QUEUE_LEN, MAX_STAGES, MAX_WINDOW_NS,
-    MAX_WORK_NS,
+    CpuList, HookPoint, Match, NetnsScope, Ops, Rules, MAX_CPUS, MAX_HELD_BYTES, MAX_HELD_PACKETS,
+    MAX_QUEUE_LEN, MAX_STAGES, MAX_WINDOW_NS, MAX_WORK_NS,
 };
 use vigil_core::parse::{parse_bool, parse_u64, ParseError};
 use vigil_core::policy::Policy;
@@ -42,6 +42,9 @@ fn check_top(key: &str, value: &[u8]) -> Result<(), String> {
         "hook" => HookPoint::parse(value).map(drop),
         "match" => Match::parse(value).map(drop),
         "rules" => Rules::parse(value).map(drop),
+        "netns" => NetnsScope::parse(value).map(drop),
+        "netns_quota" | "max_held_packets" => parse_u64(value, 1, MAX_HELD_PACKETS).map(drop),
+        "max_held_bytes" => parse_u64(value, 1, MAX_HELD_BYTES).map(drop),
         _ => return Err(format!("unknown setting {key}")),
     };
     r.map_err(|e| format!("{key}: {}", why(e)))
@@ -134,6 +137,8 @@ mod tests {
                 "match=udp dport 9000",
                 "burst_gap_ns=0",
                 "burst_gap_ns=1000000000",
+                "netns=all",
+                "max_held_bytes=4294967296",
             ]),
             4,
         )
@@ -151,6 +156,8 @@ mod tests {
                 ("match", "udp dport 9000"),
                 ("burst_gap_ns", "0"),
                 ("burst_gap_ns", "1000000000"),
+                ("netns", "all"),
+                ("max_held_bytes", "4294967296"),
             ]
         );
     }
@@ -163,6 +170,10 @@ mod tests {
             &["stages=0"],
             &["enabled=yes"],
             &["queue_len=0"],
+            &["netns=host"],
+            &["netns_quota=0"],
+            &["max_held_packets=1048577"],
+            &["max_held_bytes=4294967297"],
             &["poll_window_ns=-1"],
             &["burst_gap_ns=-1"],
             &["burst_gap_ns=1000000001"],

@@ -6,7 +6,7 @@ use crate::json::Json;
 use crate::sysfs::Sysfs;
 
 /// Top-level settings, in the order shown.
-const SETTINGS: [&str; 10] = [
+const SETTINGS: [&str; 14] = [
     "enabled",
     "policy",
     "stages",
@@ -16,6 +16,10 @@ const SETTINGS: [&str; 10] = [
     "queue_len",
     "hook",
     "match",
+    "netns",
+    "netns_quota",
+    "max_held_packets",
+    "max_held_bytes",
     "version",
 ];
 const STAGE_SETTINGS: [&str; 3] = ["cpus", "ops", "work_ns"];
@@ -174,6 +178,10 @@ mod tests {
         w("queue_len", "1024\n");
         w("hook", "prerouting\n");
         w("match", "udp dport 9000-9100\n");
+        w("netns", "init\n");
+        w("netns_quota", "256\n");
+        w("max_held_packets", "65536\n");
+        w("max_held_bytes", "67108864\n");
         w("version", "0.2.0\n");
         w("rules", "udp dport 9 drop\n");
         for k in 0..2 {
