@@ -11,9 +11,11 @@ use crate::{
         MAX_QUEUE_LEN, MAX_STAGES, MAX_WINDOW_NS, MAX_WORK_NS,
     },
     histogram::BUCKETS,
+    netfilter::Registration,
     parse::{self, ParseError},
     pipeline::{Pipeline, PipelineConfig, StageConfig},
     policy::{Params, Policy, Reason},
+    seen::SeenCounter,
     stats::{DropReason, Skip, Stats},
     sysfs::{Attr, ShowBuf, MODE_WO},
     sysfs_emit,
@@ -42,6 +44,8 @@ struct Config {
 struct State {
     cfg: Config,
     running: Option<Pipeline>,
+    /// The counting hook, registered while the pipeline runs.
+    seen: Option<Pin<KBox<Registration<SeenCounter>>>>,
 }
 
 /// How long a replaced or disabled pipeline may take to drain before what it holds is dropped.
@@ -94,7 +98,14 @@ impl Control {
             },
         };
         pin_init!(Self {
-            state <- new_mutex!(State { cfg, running: None }, "vigil_control"),
+            state <- new_mutex!(
+                State {
+                    cfg,
+                    running: None,
+                    seen: None,
+                },
+                "vigil_control"
+            ),
             stats,
             nr_cpus: nr,
         })
@@ -124,6 +135,9 @@ impl Control {
         {
             return Err(EINVAL);
         }
+        if cfg.enabled && state.seen.is_none() {
+            state.seen = Some(crate::seen::register(self.stats.clone())?);
+        }
         let next = if cfg.enabled {
             let held = state.running.is_some();
             // On error the old pipeline, if any, runs on unchanged.
@@ -144,6 +158,9 @@ impl Control {
             old.stop(0);
         }
         state.running = next;
+        if !cfg.enabled {
+            state.seen = None;
+        }
         state.cfg = cfg;
         Ok(())
     }

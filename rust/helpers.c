@@ -226,3 +226,9 @@ void vigil_test_skb_set_dying_dst(struct sk_buff *skb)
 	skb_dst_set_noref(skb, &dying);
 }
 #endif
+
+/* The CPU this runs on, or ran on a moment ago: for per-CPU counters updated atomically. */
+unsigned int vigil_raw_smp_processor_id(void)
+{
+	return raw_smp_processor_id();
+}

@@ -51,6 +51,7 @@ void vigil_napi_del_nosync(struct napi_struct *napi);
 void vigil_synchronize_net(void);
 void vigil_init_csd(call_single_data_t *csd, smp_call_func_t func, void *info);
 unsigned int vigil_smp_processor_id(void);
+unsigned int vigil_raw_smp_processor_id(void);
 void vigil_local_bh_disable(void);
 void vigil_local_bh_enable(void);
 

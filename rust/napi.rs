@@ -247,6 +247,13 @@ impl<T: NapiHandler> PinnedDrop for Napi<T> {
     }
 }
 
+/// The CPU the caller runs on, or ran on a moment ago if it may migrate: for per-CPU counters
+/// that are updated atomically anyway.
+pub(crate) fn current_cpu() -> usize {
+    // SAFETY: reads the CPU id; any context.
+    unsafe { sys::vigil_raw_smp_processor_id() as usize }
+}
+
 /// Bottom halves disabled on this CPU while it lives (`local_bh_disable`), as softirq code and
 /// the locks it shares expect.
 pub(crate) struct BhDisabled(core::marker::PhantomData<*mut ()>);

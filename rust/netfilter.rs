@@ -612,27 +612,6 @@ fn state_for_test(pf: u8, okfn: Option<OkFn>) -> sys::nf_hook_state {
     }
 }
 
-/// Runs `T::hook` on `skb` as netfilter would at prerouting of family `pf` in the initial
-/// namespace, through the entry point of a hook in slot 0 (registered or not). Returns the
-/// raw verdict.
-#[cfg(CONFIG_KUNIT)]
-pub(crate) fn call_hook_for_test<T: Hook>(
-    ctx: &T,
-    skb: &SkBuffRef<'_>,
-    pf: u8,
-    okfn: Option<OkFn>,
-) -> ffi::c_uint {
-    let state = state_for_test(pf, okfn);
-    // SAFETY: `ctx` is a valid `T` and `skb` a valid buffer, both borrowed for this call.
-    unsafe {
-        hook_trampoline::<T, 0>(
-            core::ptr::from_ref(ctx).cast_mut().cast(),
-            skb.as_ptr(),
-            &state,
-        )
-    }
-}
-
 #[cfg(CONFIG_KUNIT)]
 impl<T: Hook> Registration<T> {
     /// Runs the registered hook on `skb` as netfilter would at prerouting of family `pf` in the

@@ -2,13 +2,7 @@
 
 //! Counters: packets seen, per-lane accounting, per-stage per-CPU statistics.
 
-use crate::{
-    config::MAX_STAGES,
-    histogram::BUCKETS,
-    netfilter::{Hook, HookPacket, HookSlot, Verdict},
-    policy::Reason,
-    sys,
-};
+use crate::{config::MAX_STAGES, histogram::BUCKETS, napi::current_cpu, policy::Reason, sys};
 use kernel::{
     prelude::*,
     sync::atomic::{Atomic, Relaxed},
@@ -290,10 +284,49 @@ impl Held {
     }
 }
 
+/// One CPU's share of a [`PerCpuCounter`], alone on its cache line.
+#[repr(align(64))]
+struct CpuSlot(Atomic<u64>);
+
+/// A counter with a slot per CPU, so that CPUs counting at once do not share a cache line.
+/// Reads sum the slots.
+pub(crate) struct PerCpuCounter {
+    slots: KVec<CpuSlot>,
+}
+
+impl PerCpuCounter {
+    fn new(nr_cpus: usize) -> Result<Self> {
+        let mut slots = KVec::with_capacity(nr_cpus.max(1), GFP_KERNEL)?;
+        for _ in 0..nr_cpus.max(1) {
+            slots.push(CpuSlot(Atomic::new(0)), GFP_KERNEL)?;
+        }
+        Ok(Self { slots })
+    }
+
+    /// Adds one on this CPU's slot (CPUs past the table share the last one).
+    pub(crate) fn inc(&self) {
+        if let Some(slot) = self.slots.get(current_cpu()).or(self.slots.last()) {
+            slot.0.add(1, Relaxed);
+        }
+    }
+
+    /// The sum over CPUs.
+    pub(crate) fn sum(&self) -> u64 {
+        self.slots.iter().map(|s| s.0.load(Relaxed)).sum()
+    }
+
+    fn reset(&self) {
+        for s in self.slots.iter() {
+            s.0.store(0, Relaxed);
+        }
+    }
+}
+
 /// Every counter vigil keeps. Survives pipeline rebuilds: only `reset` zeroes it.
 pub(crate) struct Stats {
-    /// Packets the counting hook saw (prerouting, IPv4 and IPv6, every namespace).
-    seen: Atomic<u64>,
+    /// Packets the counting hook saw (prerouting, IPv4 and IPv6, every namespace), while the
+    /// pipeline ran.
+    pub(crate) seen: PerCpuCounter,
     /// What the pipelines hold now (a level, not a count: `reset` leaves it).
     pub(crate) held: Held,
     skipped: [Atomic<u64>; Skip::ALL.len()],
@@ -315,7 +348,7 @@ impl Stats {
             stages.push(StageStats::new(), GFP_KERNEL)?;
         }
         Ok(Self {
-            seen: Atomic::new(0),
+            seen: PerCpuCounter::new(nr_cpus)?,
             held: Held {
                 packets: Atomic::new(0),
                 bytes: Atomic::new(0),
@@ -329,7 +362,7 @@ impl Stats {
 
     /// Packets seen so far.
     pub(crate) fn seen(&self) -> u64 {
-        self.seen.load(Relaxed)
+        self.seen.sum()
     }
 
     /// Counts a packet let pass for `why`.
@@ -375,7 +408,7 @@ impl Stats {
     /// Zeroes every counter. Lanes with packets in flight keep their identity only from the
     /// next quiet moment on.
     pub(crate) fn reset(&self) {
-        self.seen.store(0, Relaxed);
+        self.seen.reset();
         for c in &self.skipped {
             c.store(0, Relaxed);
         }
@@ -387,22 +420,5 @@ impl Stats {
                 c.store(0, Relaxed);
             }
         }
-    }
-}
-
-/// The counting hook: sees every IPv4 and IPv6 packet at prerouting, in every namespace.
-pub(crate) struct SeenCounter(pub(crate) kernel::sync::Arc<Stats>);
-
-static SEEN_SLOT: HookSlot = HookSlot::new();
-
-// SAFETY: it never steals a packet.
-unsafe impl Hook for SeenCounter {
-    fn slot() -> &'static HookSlot {
-        &SEEN_SLOT
-    }
-
-    fn hook(&self, _pkt: HookPacket<'_>) -> Verdict {
-        self.0.seen.add(1, Relaxed);
-        Verdict::Accept
     }
 }

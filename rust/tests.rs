@@ -148,28 +148,43 @@ mod stats_tests {
     use super::*;
     use crate::{
         control::{Control, STATS_ATTRS},
-        netfilter,
+        seen,
         skb::SkBuff,
-        stats::{SeenCounter, Stats},
+        stats::Stats,
         sys,
         sysfs::{show_for_test, store_for_test},
     };
-    use kernel::sync::Arc;
+    use kernel::{ffi, sync::Arc};
+
+    /// A continuation the counting hook never calls (it accepts).
+    ///
+    /// # Safety
+    ///
+    /// `skb` is a valid packet whose ownership passes to this function.
+    unsafe extern "C" fn okfn(
+        _net: *mut sys::net,
+        _sk: *mut sys::sock,
+        skb: *mut sys::sk_buff,
+    ) -> ffi::c_int {
+        // SAFETY: the continuation owns the packet.
+        unsafe { sys::vigil_kfree_skb(skb) };
+        0
+    }
 
     #[test]
     fn seen_counter_counts_and_accepts_every_packet() -> Result {
-        let counter = SeenCounter(Arc::new(Stats::new(2)?, GFP_KERNEL)?);
-        for n in 1..=5u64 {
+        let stats = Arc::new(Stats::new(2)?, GFP_KERNEL)?;
+        let hook = seen::register(stats.clone())?;
+        let mut verdicts = [0; 5];
+        let mut counts = [0; 5];
+        for n in 0..5 {
             let skb = SkBuff::alloc(64, sys::GFP_KERNEL)?;
-            let verdict = netfilter::call_hook_for_test(
-                &counter,
-                &skb.as_ref(),
-                sys::NFPROTO_IPV4 as u8,
-                None,
-            );
-            assert_eq!(verdict, sys::NF_ACCEPT);
-            assert_eq!(counter.0.seen(), n);
+            verdicts[n] = hook.call_for_test(&skb.as_ref(), sys::NFPROTO_IPV4 as u8, okfn);
+            counts[n] = stats.seen();
         }
+        drop(hook);
+        assert_eq!(verdicts, [sys::NF_ACCEPT; 5]);
+        assert_eq!(counts, [1, 2, 3, 4, 5]);
         Ok(())
     }
 
@@ -177,11 +192,12 @@ mod stats_tests {
     fn stats_files_show_and_reset() -> Result {
         let stats = Arc::new(Stats::new(2)?, GFP_KERNEL)?;
         let control = Arc::pin_init(Control::new(stats.clone(), 2), GFP_KERNEL)?;
-        let counter = SeenCounter(stats);
-        let skb = SkBuff::alloc(0, sys::GFP_KERNEL)?;
+        let hook = seen::register(stats.clone())?;
         for _ in 0..3 {
-            netfilter::call_hook_for_test(&counter, &skb.as_ref(), sys::NFPROTO_IPV4 as u8, None);
+            let skb = SkBuff::alloc(0, sys::GFP_KERNEL)?;
+            hook.call_for_test(&skb.as_ref(), sys::NFPROTO_IPV4 as u8, okfn);
         }
+        drop(hook);
         let seen = STATS_ATTRS
             .iter()
             .find(|a| a.name == c"seen")
@@ -194,9 +210,9 @@ mod stats_tests {
         let len = show_for_test(seen, &*control, &mut page)?;
         assert_eq!(&page[..len], b"3\n");
         assert_eq!(store_for_test(reset, &*control, b"0\n"), Err(EINVAL));
-        assert_eq!(counter.0.seen(), 3);
+        assert_eq!(stats.seen(), 3);
         store_for_test(reset, &*control, b"1\n")?;
-        assert_eq!(counter.0.seen(), 0);
+        assert_eq!(stats.seen(), 0);
         Ok(())
     }
 }
@@ -562,16 +578,17 @@ mod pipeline_tests {
     fn stopping_past_the_timeout_counts_every_packet() -> Result {
         reset_observer();
         let stats = Arc::new(Stats::new(kernel::cpu::nr_cpu_ids() as usize)?, GFP_KERNEL)?;
-        // 1 ms a packet at every stage, as in `stopping_under_load_loses_nothing`: stage 0
-        // still has work when the 5 ms timeout ends.
+        // 1 ms a packet at every stage, and held until the stop releases it: the stages still
+        // have most of the 3 s of work when the 5 ms timeout ends, however slow injecting is,
+        // and however long removing the hooks waits for an RCU grace period.
         let cfg = config(
             3,
             Policy::Idle,
             [Ops::WORK, Ops::WORK, Ops::WORK],
             1_000_000,
         );
-        let pipe = Pipeline::start(&cfg, stats.clone(), false)?;
-        const N: u64 = 200;
+        let pipe = Pipeline::start(&cfg, stats.clone(), true)?;
+        const N: u64 = 1000;
         let mut taken = 0;
         for seq in 1..=N {
             let skb = udp_packet(9000, seq, true)?;

@@ -17,6 +17,7 @@ mod netfilter;
 pub mod parse;
 mod pipeline;
 pub mod policy;
+mod seen;
 mod skb;
 mod stats;
 mod sys;
@@ -26,8 +27,7 @@ mod tests;
 
 use control::{Control, StageDir};
 use kernel::{prelude::*, sync::Arc};
-use netfilter::{HookOptions, Registration, PRIORITY_LAST};
-use stats::{SeenCounter, Stats};
+use stats::Stats;
 use sysfs::{Dir, Parent};
 
 module! {
@@ -41,13 +41,11 @@ module! {
 /// The module's version, shown in `/sys/kernel/vigil/version`.
 pub(crate) const VERSION: &str = "0.2.0";
 
-/// The loaded module. Fields drop in declaration order: the counting hook, then the sysfs
-/// directories (children before their parent, so that no write races the teardown), then
-/// the control, whose running pipeline stops and drains.
+/// The loaded module. Fields drop in declaration order: the sysfs directories (children
+/// before their parent, so that no write races the teardown), then the control, whose running
+/// pipeline stops and drains.
 #[pin_data]
 struct Vigil {
-    #[pin]
-    seen: Registration<SeenCounter>,
     stage_dirs: KVec<Dir<StageDir>>,
     stats_dir: Dir<Control>,
     root_dir: Dir<Control>,
@@ -78,13 +76,7 @@ impl kernel::InPlaceModule for Vigil {
                 let dir = Dir::new(name, root_dir.as_parent(), &control::STAGE_ATTRS, ctx)?;
                 stage_dirs.push(dir, GFP_KERNEL)?;
             }
-            let opts = HookOptions {
-                point: config::HookPoint::PreRouting,
-                // Just before the pipeline's own hook, so that it sees what the pipeline steals.
-                priority: PRIORITY_LAST - 1,
-            };
             Ok(try_pin_init!(Self {
-                seen <- Registration::register(Arc::new(SeenCounter(stats), GFP_KERNEL)?, opts),
                 stage_dirs,
                 stats_dir,
                 root_dir,

@@ -1,0 +1,39 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The counting hook: sees every IPv4 and IPv6 packet at prerouting, in every namespace, just
+//! before the pipeline's own hook, while the pipeline runs (it costs every packet a call, so it
+//! is registered only then).
+
+use crate::{
+    netfilter::{Hook, HookOptions, HookPacket, HookSlot, Registration, Verdict, PRIORITY_LAST},
+    stats::Stats,
+};
+use kernel::{prelude::*, sync::Arc};
+
+/// Counts packets into [`Stats::seen`], per CPU.
+pub(crate) struct SeenCounter(pub(crate) Arc<Stats>);
+
+static SEEN_SLOT: HookSlot = HookSlot::new();
+
+// SAFETY: it never steals a packet.
+unsafe impl Hook for SeenCounter {
+    fn slot() -> &'static HookSlot {
+        &SEEN_SLOT
+    }
+
+    fn hook(&self, _pkt: HookPacket<'_>) -> Verdict {
+        self.0.seen.inc();
+        Verdict::Accept
+    }
+}
+
+/// Registers the counting hook for `stats`.
+pub(crate) fn register(stats: Arc<Stats>) -> Result<Pin<KBox<Registration<SeenCounter>>>> {
+    let opts = HookOptions {
+        point: crate::config::HookPoint::PreRouting,
+        // Just before the pipeline's own hook, so that it sees what the pipeline steals.
+        priority: PRIORITY_LAST - 1,
+    };
+    let counter = Arc::new(SeenCounter(stats), GFP_KERNEL)?;
+    KBox::pin_init(Registration::register(counter, opts), GFP_KERNEL)
+}
