@@ -50,7 +50,7 @@ ip netns exec bra "$VIGIL" load --mode send --dst 10.82.0.2:9000 --count $N --fl
 	--rate 2000 >/dev/null
 wait $VIGIL_RX
 bridged=$(vigil_read stats/skipped_bridged)
-echo "bridge: $(cat /tmp/recv.out); skipped_bridged $bridged"
+echo "bridge: $(cat /tmp/recv.out); skipped_bridged $bridged; entered $(vigil_read stats/entered) delivered $(vigil_read stats/delivered) dropped $(vigil_read stats/dropped)"
 grep -q "^received $N out_of_order 0$" /tmp/recv.out
 [ "$bridged" -ge $N ]
 
@@ -58,5 +58,10 @@ ip netns exec vra ping -q -c 10 -i 0.1 -W 2 10.83.0.2
 l3mdev=$(vigil_read stats/skipped_l3mdev)
 echo "vrf: skipped_l3mdev $l3mdev; entered $(vigil_read stats/entered)"
 [ "$l3mdev" -ge 10 ]
+for _ in $(seq 50); do
+	[ "$(vigil_read stats/in_flight)" = 0 ] && break
+	sleep 0.1
+done
 e=$(vigil_read stats/entered) d=$(vigil_read stats/delivered) x=$(vigil_read stats/dropped)
+echo "entered $e delivered $d dropped $x"
 [ "$x" = 0 ] && [ "$e" = "$d" ]
