@@ -406,8 +406,16 @@ unsafe extern "C" fn pernet_exit<T: Hook, const K: usize>(net: *mut sys::net) {
         )
     };
     ctx.net_exit(NetId(net as usize), held);
-    // A stage may still hold a packet of `net` it took off its queue before the flush: it
-    // holds it within one softirq, so one grace period outlasts it.
+}
+
+/// After [`pernet_exit`] ran for a batch of namespaces, before their data is freed: a stage
+/// may still hold a packet of one of them that it took off its queue before the flush. It
+/// holds it within one softirq, so one grace period, for the whole batch, outlasts it.
+///
+/// # Safety
+///
+/// Called by pernet, in process context.
+unsafe extern "C" fn pernet_exit_batch(_nets: *mut sys::list_head) {
     // SAFETY: plain call in process context.
     unsafe { sys::vigil_synchronize_net() };
 }
@@ -540,6 +548,7 @@ impl<T: Hook> Registration<T> {
                 let pernet = sys::pernet_operations {
                     init: fns.init,
                     exit: fns.exit,
+                    exit_batch: Some(pernet_exit_batch),
                     // SAFETY: a place in `slot`, where pernet writes the id it allocates.
                     id: unsafe { &raw mut (*slot).net_id },
                     size: core::mem::size_of::<Atomic<u64>>(),

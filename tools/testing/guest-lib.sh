@@ -39,16 +39,31 @@ vigil_defaults() {
 
 # vigil_netns_pair A B NET: namespaces A and B joined by a veth pair, A at
 # NET.1/24 and B at NET.2/24 (NET is three octets, for example 10.77.0).
+# One `ip -batch` per namespace: each ip process costs about 0.5 s in the VM.
 vigil_netns_pair() {
-	ip netns add "$1"
-	ip netns add "$2"
-	ip link add "veth-$1" netns "$1" type veth peer name "veth-$2" netns "$2"
-	ip -n "$1" addr add "$3.1/24" dev "veth-$1"
-	ip -n "$2" addr add "$3.2/24" dev "veth-$2"
-	ip -n "$1" link set lo up
-	ip -n "$2" link set lo up
-	ip -n "$1" link set "veth-$1" up
-	ip -n "$2" link set "veth-$2" up
+	ip -b - <<-EOF
+		netns add $1
+		netns add $2
+		link add veth-$1 netns $1 type veth peer name veth-$2 netns $2
+	EOF
+	ip -n "$1" -b - <<-EOF
+		addr add $3.1/24 dev veth-$1
+		link set lo up
+		link set veth-$1 up
+	EOF
+	ip -n "$2" -b - <<-EOF
+		addr add $3.2/24 dev veth-$2
+		link set lo up
+		link set veth-$2 up
+	EOF
+}
+
+# vigil_netns_del NS...: deletes the namespaces that exist, in one ip process.
+vigil_netns_del() {
+	local ns
+	for ns in "$@"; do
+		[ -e "/run/netns/$ns" ] && echo "netns del $ns"
+	done | ip -b - 2>/dev/null || true
 }
 
 # vigil_udp_receiver NS DST COUNT FLOWS: starts `vigil load --mode recv` in

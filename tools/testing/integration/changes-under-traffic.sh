@@ -8,8 +8,7 @@ set -eu
 N=4000
 cleanup() {
 	echo 0 >$SYSFS/enabled
-	ip netns del ca 2>/dev/null || true
-	ip netns del cb 2>/dev/null || true
+	vigil_netns_del ca cb
 }
 trap cleanup EXIT
 vigil_netns_pair ca cb 10.79.0

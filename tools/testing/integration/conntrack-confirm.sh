@@ -10,8 +10,7 @@ set -eu
 N=200 FLOWS=4
 cleanup() {
 	echo 0 >$SYSFS/enabled
-	ip netns del ka 2>/dev/null || true
-	ip netns del kb 2>/dev/null || true
+	vigil_netns_del ka kb
 }
 trap cleanup EXIT
 vigil_netns_pair ka kb 10.80.0

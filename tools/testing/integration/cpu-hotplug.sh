@@ -11,8 +11,7 @@ cpu1=/sys/devices/system/cpu/cpu1/online
 cleanup() {
 	echo 1 >$cpu1 2>/dev/null || true
 	echo 0 >$SYSFS/enabled
-	ip netns del ha 2>/dev/null || true
-	ip netns del hb 2>/dev/null || true
+	vigil_netns_del ha hb
 }
 trap cleanup EXIT
 [ -w $cpu1 ] || { echo "no CPU 1 to take offline"; exit 1; }

@@ -8,19 +8,14 @@ set -eu
 . "$(dirname "$0")/../guest-lib.sh"
 cleanup() {
 	echo 0 >$SYSFS/enabled
-	for ns in fa fb pa pb; do ip netns del $ns 2>/dev/null || true; done
+	vigil_netns_del fa fb pa pb
 }
 trap cleanup EXIT
 drops() { awk -v r="$1" '$1 == r {print $2}' $SYSFS/stats/drops; }
 vigil_netns_pair fa fb 10.84.0
 vigil_netns_pair pa pb 10.85.0
 
-# The default: other namespaces' packets pass untouched.
-echo 1 >$SYSFS/enabled
-ip netns exec pa ping -q -c 3 -i 0.1 -W 2 10.85.0.2
-[ "$(vigil_read stats/entered)" = 0 ]
-
-echo all >$SYSFS/netns
+# Set up before enabling: each change to a running pipeline replaces it.
 echo 64 >$SYSFS/netns_quota
 echo 256 >$SYSFS/queue_len
 echo 1 >$SYSFS/stages
@@ -31,6 +26,13 @@ echo work >$SYSFS/stage0/ops
 # CPU's own receive backlog, which every namespace shares.
 echo 1 >$SYSFS/stage0/cpus
 echo 1000000 >$SYSFS/stage0/work_ns
+
+# The default: other namespaces' packets pass untouched.
+echo 1 >$SYSFS/enabled
+ip netns exec pa ping -q -c 3 -i 0.1 -W 2 10.85.0.2
+[ "$(vigil_read stats/entered)" = 0 ]
+
+echo all >$SYSFS/netns
 ip netns exec fa taskset -c 0 "$VIGIL" load --mode send --dst 10.84.0.2:9000 --count 6000 --flows 4 \
 	--rate 50000 >/dev/null &
 flood=$!

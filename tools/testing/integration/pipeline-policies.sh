@@ -12,8 +12,7 @@ FLOWS=4
 
 cleanup() {
 	echo 0 >$SYSFS/enabled 2>/dev/null || true
-	ip netns del va 2>/dev/null || true
-	ip netns del vb 2>/dev/null || true
+	vigil_netns_del va vb
 }
 trap cleanup EXIT
 vigil_netns_pair va vb 10.77.0

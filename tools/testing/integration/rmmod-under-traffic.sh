@@ -8,8 +8,7 @@ set -eu
 . "$(dirname "$0")/../guest-lib.sh"
 N=3000
 cleanup() {
-	ip netns del va 2>/dev/null || true
-	ip netns del vb 2>/dev/null || true
+	vigil_netns_del va vb
 	lsmod | grep -q '^vigil ' || insmod "$VIGIL_KO"
 }
 trap cleanup EXIT

@@ -10,8 +10,7 @@ set -eu
 N=1000
 cleanup() {
 	echo 0 >$SYSFS/enabled
-	ip netns del ta 2>/dev/null || true
-	ip netns del tb 2>/dev/null || true
+	vigil_netns_del ta tb
 }
 trap cleanup EXIT
 drops() { awk -v r="$1" '$1 == r {print $2}' $SYSFS/stats/drops; }
