@@ -68,5 +68,5 @@ fmtcheck:
 
 clean:
 	-[ -n "$(KDIR)" ] && $(KMAKE) clean
-	rm -f rust/vigil_bindings_generated.rs
+	rm -f rust/kernel/vigil_bindings_generated.rs
 	cd tools && cargo clean

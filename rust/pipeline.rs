@@ -15,8 +15,8 @@ use crate::{
     napi::{BhDisabled, Kick, Napi, NapiDevice, NapiHandler},
     netdevice::{DeviceEvent, DeviceWatcher, Notifier},
     netfilter::{
-        self, DevId, Hook, HookOptions, HookPacket, HookSlot, NetId, Registration, Reinjected,
-        StealError, Stolen, Verdict,
+        self, DevId, Hook, HookOptions, HookPacket, HookSlot, InetHook, NetId, Registration,
+        Reinjected, StealError, Stolen, Verdict,
     },
     policy::{self, Decision, Params, View},
     skb::SkBuffRef,
@@ -691,7 +691,10 @@ impl Pipeline {
             GFP_KERNEL,
         )?);
         let opts = HookOptions {
-            point: cfg.hook,
+            point: match cfg.hook {
+                HookPoint::PreRouting => InetHook::PreRouting,
+                HookPoint::LocalIn => InetHook::LocalIn,
+            },
             priority: netfilter::PRIORITY_LAST,
         };
         pipeline.hooks = Some(KBox::pin_init(

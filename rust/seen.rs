@@ -5,7 +5,9 @@
 //! is registered only then).
 
 use crate::{
-    netfilter::{Hook, HookOptions, HookPacket, HookSlot, Registration, Verdict, PRIORITY_LAST},
+    netfilter::{
+        Hook, HookOptions, HookPacket, HookSlot, InetHook, Registration, Verdict, PRIORITY_LAST,
+    },
     stats::Stats,
 };
 use kernel::{prelude::*, sync::Arc};
@@ -30,7 +32,7 @@ unsafe impl Hook for SeenCounter {
 /// Registers the counting hook for `stats`.
 pub(crate) fn register(stats: Arc<Stats>) -> Result<Pin<KBox<Registration<SeenCounter>>>> {
     let opts = HookOptions {
-        point: crate::config::HookPoint::PreRouting,
+        point: InetHook::PreRouting,
         // Just before the pipeline's own hook, so that it sees what the pipeline steals.
         priority: PRIORITY_LAST - 1,
     };

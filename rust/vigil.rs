@@ -2,28 +2,28 @@
 
 //! vigil: a staged packet pipeline that keeps each pipeline CPU awake only when that pays.
 //!
-//! This is the module's crate root; see `Documentation/vigil.rst`. The pure-logic modules
-//! (`config`, `headers`, `histogram`, `parse`, `policy`) are also built by the host crate
-//! `tools/vigil-core`.
+//! This is the module's crate root; see `Documentation/vigil.rst`. Three layers, by folder:
+//! `rust/kernel/` wraps the kernel's C APIs (and holds every `unsafe` block), `rust/shared/` is pure
+//! logic that the host crates build too, and the driver files here (control, pipeline, stats,
+//! seen) are safe Rust on top of both.
 
-mod clock;
-pub mod config;
+/// The C-facing wrappers (`rust/kernel/`): every `unsafe` block of the module is there.
+#[path = "kernel/mod.rs"]
+mod kapi;
+/// The pure logic (`rust/shared/`), also built by the host crate `tools/vigil-core`.
+#[path = "shared/mod.rs"]
+pub mod shared;
+
 mod control;
-pub mod headers;
-pub mod histogram;
-mod napi;
-mod netdevice;
-mod netfilter;
-pub mod parse;
 mod pipeline;
-pub mod policy;
 mod seen;
-mod skb;
 mod stats;
-mod sys;
-mod sysfs;
 #[cfg(CONFIG_KUNIT)]
 mod tests;
+
+// Each layer's modules by their own names, as the files refer to them (`crate::netfilter`).
+use kapi::{clock, napi, netdevice, netfilter, skb, sys, sysfs};
+pub use shared::{config, headers, histogram, parse, policy};
 
 use control::{Control, StageDir};
 use kernel::{prelude::*, sync::Arc};

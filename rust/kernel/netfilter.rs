@@ -4,7 +4,7 @@
 //!
 //! C headers: `include/linux/netfilter.h`, `include/net/net_namespace.h`.
 
-use crate::{config::HookPoint, skb::SkBuffRef, sys};
+use crate::{skb::SkBuffRef, sys};
 use core::ptr::NonNull;
 use kernel::{
     error::to_result,
@@ -318,10 +318,19 @@ const _: () = {
 /// packet.
 pub(crate) const PRIORITY_LAST: i32 = i32::MAX;
 
-fn hook_point_raw(point: HookPoint) -> ffi::c_uint {
+/// The IPv4/IPv6 hook points a registration may attach to (`enum nf_inet_hooks`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum InetHook {
+    /// `NF_INET_PRE_ROUTING`.
+    PreRouting,
+    /// `NF_INET_LOCAL_IN`.
+    LocalIn,
+}
+
+fn hook_point_raw(point: InetHook) -> ffi::c_uint {
     match point {
-        HookPoint::PreRouting => sys::nf_inet_hooks_NF_INET_PRE_ROUTING,
-        HookPoint::LocalIn => sys::nf_inet_hooks_NF_INET_LOCAL_IN,
+        InetHook::PreRouting => sys::nf_inet_hooks_NF_INET_PRE_ROUTING,
+        InetHook::LocalIn => sys::nf_inet_hooks_NF_INET_LOCAL_IN,
     }
 }
 
@@ -465,7 +474,7 @@ unsafe extern "C" fn hook_trampoline<T: Hook, const K: usize>(
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct HookOptions {
     /// The hook point, for both families.
-    pub(crate) point: HookPoint,
+    pub(crate) point: InetHook,
     /// The priority, for both families.
     pub(crate) priority: i32,
 }
