@@ -3,9 +3,11 @@
 #
 # Runs inside the test VM (vm.sh): loads vigil.ko, which runs its KUnit suites,
 # then the integration tests, then unloads it.
-#   guest-tests.sh OUTDIR
+#   guest-tests.sh OUTDIR [ARG]
 # Writes OUTDIR/kunit.log (the kernel log of the load, KTAP inside) and
-# OUTDIR/integration.tap; prints the latter as it goes.
+# OUTDIR/integration.tap; prints the latter as it goes. ARG, if given, must be
+# the two lines run-tests.sh passes: a check that vm.sh passes arguments as
+# they are.
 set -u
 . "$(dirname "$0")/guest-lib.sh"
 out=$1
@@ -21,6 +23,11 @@ result() {
 		echo "not ok $n - $2" | tee -a "$tap"
 	fi
 }
+
+if [ $# -ge 2 ]; then
+	[ "$2" = $'line one\nit\'s line two' ]
+	result $? "vm.sh passes an argument holding a newline and a quote as it is"
+fi
 
 # Only the log of this load goes to kunit.py: the kernel's own KTAP header from
 # boot would stop its parser.

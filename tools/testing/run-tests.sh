@@ -83,8 +83,9 @@ read -r p f < <(awk '/^test result:/ {p += $4; f += $6} END {print p+0, f+0}' "$
 count "$p" "$f" "host tests (cargo test)"
 
 # One boot runs KUnit (on insmod) and the integration tests.
+# The second argument holds a newline and a quote: vm.sh must pass it through as it is.
 tools/testing/vm.sh --cpus 2 --run-dir "$out/vm-run" -- \
-	"$VIGIL_ROOT/tools/testing/guest-tests.sh" "$out/vm"
+	"$VIGIL_ROOT/tools/testing/guest-tests.sh" "$out/vm" $'line one\nit\'s line two'
 rc=$?
 cp "$out/vm-run/dmesg" "$out/vm-dmesg.log" 2>/dev/null
 [ $rc != 126 ]
