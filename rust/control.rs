@@ -603,3 +603,121 @@ pub(crate) static STAGE_ATTRS: [Attr<StageDir>; 4] = [
 pub(crate) static STAGE_NAMES: [&kernel::str::CStr; MAX_STAGES] = [
     c"stage0", c"stage1", c"stage2", c"stage3", c"stage4", c"stage5", c"stage6", c"stage7",
 ];
+
+#[kunit_tests(vigil_config)]
+mod tests {
+    use super::*;
+    use crate::{
+        seen,
+        skb::SkBuff,
+        stats::Stats,
+        sys,
+        sysfs::{show_for_test, store_for_test},
+    };
+    use kernel::{ffi, sync::Arc};
+
+    /// A continuation the counting hook never calls (it accepts).
+    ///
+    /// # Safety
+    ///
+    /// `skb` is a valid packet whose ownership passes to this function.
+    unsafe extern "C" fn okfn(
+        _net: *mut sys::net,
+        _sk: *mut sys::sock,
+        skb: *mut sys::sk_buff,
+    ) -> ffi::c_int {
+        // SAFETY: the continuation owns the packet.
+        unsafe { sys::vigil_kfree_skb(skb) };
+        0
+    }
+
+    fn control() -> Result<Arc<Control>> {
+        let stats = Arc::new(Stats::new(2)?, GFP_KERNEL)?;
+        Arc::pin_init(Control::new(stats, 2), GFP_KERNEL)
+    }
+
+    fn show(c: &Control, name: &CStr) -> Result<KVec<u8>> {
+        let attr = ROOT_ATTRS.iter().find(|a| a.name == name).ok_or(EINVAL)?;
+        let mut page = [0u8; 512];
+        let len = show_for_test(attr, c, &mut page)?;
+        let mut out = KVec::new();
+        out.extend_from_slice(&page[..len], GFP_KERNEL)?;
+        Ok(out)
+    }
+
+    fn store(c: &Control, name: &CStr, input: &[u8]) -> Result {
+        let attr = ROOT_ATTRS.iter().find(|a| a.name == name).ok_or(EINVAL)?;
+        store_for_test(attr, c, input)
+    }
+
+    #[test]
+    fn malformed_writes_change_nothing() -> Result {
+        let c = control()?;
+        let cases: [(&CStr, &[&[u8]]); 8] = [
+            (c"policy", &[b"", b"busy", b"adaptive\n\n", b"Idle"]),
+            (c"stages", &[b"0", b"9", b"x", b"-1"]),
+            (c"poll_window_ns", &[b"", b"1000000001", b"1e6"]),
+            (c"burst_gap_ns", &[b"", b"1000000001", b"20us", b"-1"]),
+            (c"queue_len", &[b"0", b"65537", b" 4"]),
+            (c"hook", &[b"forward", b""]),
+            (
+                c"match",
+                &[b"udp dport 9100-9000", b"icmp", b"udp dport 70000"],
+            ),
+            (c"rules", &[b"all frobnicate", b"udp dport 9 drop extra"]),
+        ];
+        for (name, inputs) in cases {
+            let before = show(&c, name)?;
+            for input in inputs {
+                assert!(store(&c, name, input).is_err());
+                assert_eq!(show(&c, name)?, before);
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn valid_writes_show_back() -> Result {
+        let c = control()?;
+        store(&c, c"policy", b"timeout\n")?;
+        assert_eq!(&show(&c, c"policy")?[..], b"idle poll [timeout] adaptive\n");
+        store(&c, c"match", b"udp dport 9000-9100\n")?;
+        assert_eq!(&show(&c, c"match")?[..], b"udp dport 9000-9100\n");
+        store(&c, c"rules", b"udp dport 9 drop; all mark 7\n")?;
+        assert_eq!(&show(&c, c"rules")?[..], b"udp dport 9 drop\nall mark 7\n");
+        store(&c, c"stages", b"5")?;
+        assert_eq!(&show(&c, c"stages")?[..], b"5\n");
+        assert_eq!(&show(&c, c"burst_gap_ns")?[..], b"20000\n");
+        store(&c, c"burst_gap_ns", b"0\n")?;
+        assert_eq!(&show(&c, c"burst_gap_ns")?[..], b"0\n");
+        Ok(())
+    }
+
+    #[test]
+    fn stats_files_show_and_reset() -> Result {
+        let stats = Arc::new(Stats::new(2)?, GFP_KERNEL)?;
+        let control = Arc::pin_init(Control::new(stats.clone(), 2), GFP_KERNEL)?;
+        let hook = seen::register(stats.clone())?;
+        for _ in 0..3 {
+            let skb = SkBuff::alloc(0, sys::GFP_KERNEL)?;
+            hook.call_for_test(&skb.as_ref(), sys::NFPROTO_IPV4 as u8, okfn);
+        }
+        drop(hook);
+        let seen = STATS_ATTRS
+            .iter()
+            .find(|a| a.name == c"seen")
+            .ok_or(EINVAL)?;
+        let reset = STATS_ATTRS
+            .iter()
+            .find(|a| a.name == c"reset")
+            .ok_or(EINVAL)?;
+        let mut page = [0u8; 32];
+        let len = show_for_test(seen, &*control, &mut page)?;
+        assert_eq!(&page[..len], b"3\n");
+        assert_eq!(store_for_test(reset, &*control, b"0\n"), Err(EINVAL));
+        assert_eq!(stats.seen(), 3);
+        store_for_test(reset, &*control, b"1\n")?;
+        assert_eq!(stats.seen(), 0);
+        Ok(())
+    }
+}

@@ -18,8 +18,6 @@ mod control;
 mod pipeline;
 mod seen;
 mod stats;
-#[cfg(CONFIG_KUNIT)]
-mod tests;
 
 // Each layer's modules by their own names, as the files refer to them (`crate::netfilter`).
 use kapi::{clock, napi, netdevice, netfilter, skb, sys, sysfs};
