@@ -609,27 +609,12 @@ mod tests {
     use super::*;
     use crate::{
         seen,
-        skb::SkBuff,
+        skb::{free_okfn, SkBuff},
         stats::Stats,
         sys,
         sysfs::{show_for_test, store_for_test},
     };
-    use kernel::{ffi, sync::Arc};
-
-    /// A continuation the counting hook never calls (it accepts).
-    ///
-    /// # Safety
-    ///
-    /// `skb` is a valid packet whose ownership passes to this function.
-    unsafe extern "C" fn okfn(
-        _net: *mut sys::net,
-        _sk: *mut sys::sock,
-        skb: *mut sys::sk_buff,
-    ) -> ffi::c_int {
-        // SAFETY: the continuation owns the packet.
-        unsafe { sys::vigil_kfree_skb(skb) };
-        0
-    }
+    use kernel::sync::Arc;
 
     fn control() -> Result<Arc<Control>> {
         let stats = Arc::new(Stats::new(2)?, GFP_KERNEL)?;
@@ -700,7 +685,7 @@ mod tests {
         let hook = seen::register(stats.clone())?;
         for _ in 0..3 {
             let skb = SkBuff::alloc(0, sys::GFP_KERNEL)?;
-            hook.call_for_test(&skb.as_ref(), sys::NFPROTO_IPV4 as u8, okfn);
+            hook.call_for_test(&skb.as_ref(), sys::NFPROTO_IPV4 as u8, free_okfn);
         }
         drop(hook);
         let seen = STATS_ATTRS

@@ -814,6 +814,16 @@ mod tests {
         stolen
     }
 
+    /// Feeds UDP packets with sequence numbers 1 to `n`; returns how many were taken.
+    fn inject_udp(pipe: &Pipeline, n: u64) -> Result<u64> {
+        let mut taken = 0;
+        for seq in 1..=n {
+            let skb = udp_packet(9000, seq, true)?;
+            taken += u64::from(inject(pipe, skb, sys::NFPROTO_IPV4 as u8, okfn));
+        }
+        Ok(taken)
+    }
+
     /// What the continuation saw: how many packets, how many out of order, the marks.
     static DELIVERED: Atomic<u64> = Atomic::new(0);
     static OUT_OF_ORDER: Atomic<u64> = Atomic::new(0);
@@ -1111,11 +1121,7 @@ mod tests {
         );
         let pipe = Pipeline::start(&cfg, stats.clone(), true)?;
         const N: u64 = 1000;
-        let mut taken = 0;
-        for seq in 1..=N {
-            let skb = udp_packet(9000, seq, true)?;
-            taken += u64::from(inject(&pipe, skb, sys::NFPROTO_IPV4 as u8, okfn));
-        }
+        let taken = inject_udp(&pipe, N)?;
         let held = pipe.in_flight();
         pipe.stop(5);
         let t = stats.totals();
@@ -1138,11 +1144,7 @@ mod tests {
         let cfg = config(2, Policy::Adaptive, [Ops::PARSE, Ops(0), Ops(0)], 0);
         let pipe = Pipeline::start(&cfg, stats.clone(), true)?;
         const N: u64 = 20;
-        let mut taken = 0;
-        for seq in 1..=N {
-            let skb = udp_packet(9000, seq, true)?;
-            taken += u64::from(inject(&pipe, skb, sys::NFPROTO_IPV4 as u8, okfn));
-        }
+        let taken = inject_udp(&pipe, N)?;
         fsleep(Delta::from_millis(20));
         let before = DELIVERED.load(Relaxed);
         pipe.release();

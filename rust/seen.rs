@@ -43,23 +43,13 @@ pub(crate) fn register(stats: Arc<Stats>) -> Result<Pin<KBox<Registration<SeenCo
 #[kunit_tests(vigil_seen)]
 mod tests {
     use super::*;
-    use crate::{seen, skb::SkBuff, stats::Stats, sys};
-    use kernel::{ffi, sync::Arc};
-
-    /// A continuation the counting hook never calls (it accepts).
-    ///
-    /// # Safety
-    ///
-    /// `skb` is a valid packet whose ownership passes to this function.
-    unsafe extern "C" fn okfn(
-        _net: *mut sys::net,
-        _sk: *mut sys::sock,
-        skb: *mut sys::sk_buff,
-    ) -> ffi::c_int {
-        // SAFETY: the continuation owns the packet.
-        unsafe { sys::vigil_kfree_skb(skb) };
-        0
-    }
+    use crate::{
+        seen,
+        skb::{free_okfn, SkBuff},
+        stats::Stats,
+        sys,
+    };
+    use kernel::sync::Arc;
 
     #[test]
     fn seen_counter_counts_and_accepts_every_packet() -> Result {
@@ -69,7 +59,7 @@ mod tests {
         let mut counts = [0; 5];
         for n in 0..5 {
             let skb = SkBuff::alloc(64, sys::GFP_KERNEL)?;
-            verdicts[n] = hook.call_for_test(&skb.as_ref(), sys::NFPROTO_IPV4 as u8, okfn);
+            verdicts[n] = hook.call_for_test(&skb.as_ref(), sys::NFPROTO_IPV4 as u8, free_okfn);
             counts[n] = stats.seen();
         }
         drop(hook);

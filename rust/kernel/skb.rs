@@ -142,3 +142,19 @@ impl Drop for SkBuff {
         unsafe { sys::vigil_kfree_skb(self.ptr.as_ptr()) };
     }
 }
+
+/// A continuation (`okfn`) that frees the packet: what a test hands a hook that accepts.
+///
+/// # Safety
+///
+/// `skb` is a valid packet whose ownership passes to this function.
+#[cfg(CONFIG_KUNIT)]
+pub(crate) unsafe extern "C" fn free_okfn(
+    _net: *mut sys::net,
+    _sk: *mut sys::sock,
+    skb: *mut sys::sk_buff,
+) -> kernel::ffi::c_int {
+    // SAFETY: the continuation owns the packet.
+    unsafe { sys::vigil_kfree_skb(skb) };
+    0
+}

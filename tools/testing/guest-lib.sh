@@ -37,6 +37,15 @@ vigil_defaults() {
 	echo 1 >$SYSFS/stats/reset
 }
 
+# vigil_wait_idle: waits (up to 5 s) until nothing is in flight in the pipeline.
+vigil_wait_idle() {
+	local _
+	for _ in $(seq 50); do
+		[ "$(vigil_read stats/in_flight)" = 0 ] && return
+		sleep 0.1
+	done
+}
+
 # vigil_netns_pair A B NET: namespaces A and B joined by a veth pair, A at
 # NET.1/24 and B at NET.2/24 (NET is three octets, for example 10.77.0).
 # One `ip -batch` per namespace: each ip process costs about 0.5 s in the VM.

@@ -71,10 +71,7 @@ ip netns exec vra ping -q -c 10 -i 0.1 -W 2 10.83.0.2
 l3mdev=$(vigil_read stats/skipped_l3mdev)
 echo "vrf: skipped_l3mdev $l3mdev; entered $(vigil_read stats/entered)"
 [ "$l3mdev" -ge 10 ]
-for _ in $(seq 50); do
-	[ "$(vigil_read stats/in_flight)" = 0 ] && break
-	sleep 0.1
-done
+vigil_wait_idle
 e=$(vigil_read stats/entered) d=$(vigil_read stats/delivered) x=$(vigil_read stats/dropped)
 echo "entered $e delivered $d dropped $x"
 [ "$x" = 0 ] && [ "$e" = "$d" ]

@@ -36,10 +36,7 @@ ip netns exec fia "$VIGIL" load --mode send --dst 10.87.0.2:9000 --count $N --fl
 	--rate 2000 >/tmp/send.out
 stop_failing
 wait $VIGIL_RX || true
-for _ in $(seq 50); do
-	[ "$(vigil_read stats/in_flight)" = 0 ] && break
-	sleep 0.1
-done
+vigil_wait_idle
 nomem=$(drops no_memory)
 e=$(vigil_read stats/entered) d=$(vigil_read stats/delivered) x=$(vigil_read stats/dropped)
 read -r _ received _ disorder </tmp/recv.out
