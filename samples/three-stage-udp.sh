@@ -25,6 +25,8 @@ ip -n sb addr add 10.99.0.2/24 dev veth1
 ip -n sa link set veth0 up
 ip -n sb link set veth1 up
 
+# The namespaces are not the initial one, which is all vigil takes by default.
+echo all >$sys/netns
 echo 3 >$sys/stages
 echo 0 >$sys/stage0/cpus
 echo parse >$sys/stage0/ops

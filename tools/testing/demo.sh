@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# vigil's main job (`make demo`): boots the test VM, loads vigil, shows its
-# sysfs, sends a little traffic and prints the count.
+# vigil's main job (`make demo`): boots the test VM, where the three-stage sample
+# pipeline carries bursty traffic under each policy (guest-demo.sh).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$VIGIL_ROOT"

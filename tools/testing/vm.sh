@@ -5,7 +5,7 @@
 # powers the VM off and exits with COMMAND's status.
 #
 #   vm.sh [--cpus N] [--mem MiB] [--variant debug|bench] [--timeout SECS]
-#         [--kernel BZIMAGE] [--allow-splat] [--run-dir DIR] -- COMMAND...
+#         [--kernel BZIMAGE] [--allow-splat] [--run-dir DIR] [--qmp PATH] -- COMMAND...
 #
 # The guest sees the host's root file system read-only through virtio-9p, with
 # fresh tmpfs on /tmp and /run, and this repository writable at its own path:
@@ -17,10 +17,11 @@
 # Each run has its own folder, $VIGIL_CACHE/vm-runs/RUN (the newest ten are kept),
 # so that VMs may run side by side; $VIGIL_CACHE/vm-last links to the newest.
 # The guest's kernel log is kept there as dmesg. --run-dir DIR names the folder.
+# --qmp PATH opens a QMP socket at PATH (for the benchmark, which pins the vCPUs).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-cpus=2 mem=512 variant=debug timeout=1800 kernel= allow_splat=0 run=
+cpus=2 mem=512 variant=debug timeout=1800 kernel= allow_splat=0 run= qmp=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--cpus) cpus=$2; shift 2 ;;
@@ -30,6 +31,7 @@ while [ $# -gt 0 ]; do
 	--kernel) kernel=$2; shift 2 ;;
 	--allow-splat) allow_splat=1; shift ;;
 	--run-dir) run=$2; shift 2 ;;
+	--qmp) qmp=$2; shift 2 ;;
 	--) shift; break ;;
 	*) vigil_die "vm.sh: unknown argument $1 (usage: vm.sh [options] -- COMMAND...)" ;;
 	esac
@@ -87,7 +89,7 @@ accel=$(accel_args "$rd")
 if [ -z "$run" ]; then
 	mkdir -p "$VIGIL_CACHE/vm-runs"
 	# shellcheck disable=SC2012 # names are ours: date and random suffix
-	ls -1dt "$VIGIL_CACHE"/vm-runs/*/ 2>/dev/null | tail -n +10 | xargs -r rm -rf
+	{ ls -1dt "$VIGIL_CACHE"/vm-runs/*/ 2>/dev/null || true; } | tail -n +10 | xargs -r rm -rf
 	run=$(mktemp -d "$VIGIL_CACHE/vm-runs/$(date +%Y%m%d-%H%M%S)-XXXX")
 	ln -sfn "$run" "$VIGIL_CACHE/vm-last"
 else
@@ -108,6 +110,7 @@ boot() {
 	timeout --foreground "$timeout" qemu-system-x86_64 $accel -smp "$cpus" -m "$mem" \
 		-kernel "$kernel" -initrd "$rd" \
 		-display none -monitor none -serial stdio -no-reboot \
+		${qmp:+-qmp "unix:$qmp,server=on,wait=off"} \
 		-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap" \
 		-virtfs "local,path=$VIGIL_ROOT,mount_tag=repo,security_model=none,multidevs=remap" \
 		-virtfs "local,path=$run,mount_tag=run,security_model=none,multidevs=remap" \
