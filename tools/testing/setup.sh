@@ -4,7 +4,10 @@
 # One-command, idempotent setup for vigil on Debian 12: installs the
 # toolchain, fetches the Linux source and builds the test kernel.
 #
-#   setup.sh [--variant debug|bench]... [--no-kernel]
+#   setup.sh [--variant debug|bench]... [--no-kernel] [--selftests]
+#
+# --selftests also installs what the kernel's network selftests run
+# (`make selftests`, tools/testing/selftests.sh).
 #
 # Environment:
 #   VIGIL_CACHE       cache folder (default ~/.cache/vigil); builds are keyed
@@ -17,10 +20,12 @@ set -euo pipefail
 
 variants=()
 build_kernel=1
+selftests=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--variant) variants+=("$2"); shift 2 ;;
 	--no-kernel) build_kernel=0; shift ;;
+	--selftests) selftests=1; shift ;;
 	*) vigil_die "setup.sh: unknown argument $1" ;;
 	esac
 done
@@ -32,7 +37,16 @@ mkdir -p "$VIGIL_CACHE" "$VIGIL_TOOLS"
 
 APT_PACKAGES=(rustc-web rust-web-src rust-web-clippy clang-19 lld-19 llvm-19 libclang-19-dev
 	flex bison bc libelf-dev libssl-dev cpio make xz-utils
-	busybox-static kmod iproute2 python3)
+	busybox-static kmod iproute2 python3
+	nftables iputils-ping)
+# The programs tools/testing/selftests/net/{netfilter,}/*.sh call, and what
+# their C helpers build with. Debian 12's iptables is iptables-nft, with the
+# legacy tools beside it (rpath.sh uses both); ipvsadm and packetdrill are
+# left out: the test kernel has no IP_VS and Debian has no packetdrill.
+SELFTEST_PACKAGES=(gcc libc6-dev pkg-config libmnl-dev
+	nftables iptables ebtables conntrack socat iperf3 iputils-ping iputils-arping ndisc6
+	netsniff-ng ethtool tcpdump jq sendip procps)
+[ $selftests = 0 ] || APT_PACKAGES+=("${SELFTEST_PACKAGES[@]}")
 
 add_apt_suite() {
 	local suite=$1 list=/etc/apt/sources.list.d/vigil-$1.sources
@@ -135,8 +149,8 @@ unpack_source() {
 fragments_for() {
 	local dir=$VIGIL_ROOT/tools/testing/config
 	case $1 in
-	debug) echo "$dir/base.config $dir/debug.config" ;;
-	bench) echo "$dir/base.config $dir/bench.config" ;;
+	debug) echo "$dir/base.config $dir/stack.config $dir/debug.config" ;;
+	bench) echo "$dir/base.config $dir/stack.config $dir/bench.config" ;;
 	*) vigil_die "unknown kernel variant $1" ;;
 	esac
 }
