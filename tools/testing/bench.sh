@@ -7,7 +7,19 @@
 # stack, runs the simulator on the same profiles, and writes the results (CSV,
 # JSON, Markdown, SVG plot) to OUT (default Documentation/bench).
 #
-# Environment: VIGIL_BENCH_CPUS (vCPUs, default 4), VIGIL_BENCH_OUT,
+# The VM gets no more vCPUs than the host has cores (default: the host's cores,
+# at most 4: CPU 0 for the sender, receiver and hook, the others for the
+# stages), and vigil-bench-host pins each vCPU thread to its own host core (the
+# thread ids come from QMP query-cpus-fast) and samples each thread's host CPU
+# time and run-queue wait around every measured run: a run whose vCPUs waited
+# for the host is marked contended, and the report calls its figures "not
+# measurable" (the threshold is in tools/vigil-bench/src/host.rs).
+#
+# Environment: VIGIL_BENCH_CPUS (vCPUs; more than the host's cores is allowed
+# but marks every figure "not measurable"), VIGIL_BENCH_REPS (runs per cell,
+# default 5, in shuffled order; VIGIL_BENCH_SEED), VIGIL_BENCH_OUT,
+# VIGIL_BENCH_KERNEL (test kernel variant, default bench; VIGIL_BENCH_SETUP=0
+# skips setup.sh and uses that variant's last build),
 # VIGIL_BENCH_PROFILES (a profile file), VIGIL_BENCH_VARIANTS (default
 # "plain idle poll timeout adaptive"), VIGIL_BENCH_WINDOW_NS and
 # VIGIL_BENCH_BURST_GAP_NS (poll_window_ns and burst_gap_ns: under TCG every
@@ -17,7 +29,15 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$VIGIL_ROOT"
 
-cpus=${VIGIL_BENCH_CPUS:-4}
+host_cores=$(nproc)
+default_cpus=$((host_cores < 4 ? host_cores : 4))
+cpus=${VIGIL_BENCH_CPUS:-$default_cpus}
+reps=${VIGIL_BENCH_REPS:-5}
+seed=${VIGIL_BENCH_SEED:-1}
+kvariant=${VIGIL_BENCH_KERNEL:-bench}
+[ "$cpus" -ge 2 ] || vigil_die "VIGIL_BENCH_CPUS=$cpus: the benchmark needs 2 vCPUs"
+[ "$cpus" -le "$host_cores" ] ||
+	vigil_log "$cpus vCPUs on $host_cores host cores: oversubscribed, every figure is not measurable"
 variants=${VIGIL_BENCH_VARIANTS:-plain idle poll timeout adaptive}
 window=${VIGIL_BENCH_WINDOW_NS:-500000}
 gap=${VIGIL_BENCH_BURST_GAP_NS:-200000}
@@ -27,29 +47,44 @@ work=$VIGIL_ROOT/out/bench
 raw=$work/raw
 start=$(date +%s)
 
-tools/testing/setup.sh --variant bench
-kdir=$(vigil_kdir bench)
+# VIGIL_BENCH_SETUP=0 skips setup.sh and uses the kernel it built last.
+[ "${VIGIL_BENCH_SETUP:-1}" = 0 ] || tools/testing/setup.sh --variant "$kvariant"
+kdir=$(vigil_kdir "$kvariant")
 
 # The module for the bench kernel builds in its own folder, so that it never
 # mixes with the debug build in the repository.
 rm -rf "$work"
-mkdir -p "$work/module" "$raw"
+mkdir -p "$work/module" "$raw" "$work/sync"
 cp -r Kbuild rust "$work/module/"
-rm -f "$work/module/rust/"*.o "$work/module/rust/vigil_bindings_generated.rs"
+rm -f "$work/module/rust/"*.o "$work/module/rust/kernel/"*.o "$work/module/rust/kernel/vigil_bindings_generated.rs"
 make -s -C "$kdir" M="$work/module" "${VIGIL_KMAKE_VARS[@]}" modules
 (cd tools && cargo build --release --quiet)
 bin=$CARGO_TARGET_DIR/release
 
+# The host side: pins the vCPU threads (one host core each) and samples them
+# around every run the guest marks in $work/sync. The QMP socket lives in /tmp:
+# a socket path may not exceed 107 bytes.
+qmpdir=$(mktemp -d /tmp/vigil-bench-qmp.XXXXXX)
+cores=$(seq -s, 0 $((cpus - 1)))
+"$bin/vigil-bench-host" --qmp "$qmpdir/qmp" --sync "$work/sync" --out "$raw/host.txt" \
+	--cores "$cores" 2>"$work/host.log" &
+host_pid=$!
+trap 'kill $host_pid 2>/dev/null || true; rm -rf "$qmpdir"' EXIT
+
 # vm.sh passes no environment to the guest: the settings go on the command.
 vm_log=$work/vm.log
 set +e
-tools/testing/vm.sh --variant bench --cpus "$cpus" --mem 1024 --timeout 3600 -- \
+tools/testing/vm.sh --variant "$kvariant" --cpus "$cpus" --mem 1024 --timeout 3600 \
+	--run-dir "$work/vm" --qmp "$qmpdir/qmp" -- \
 	env VIGIL_BENCH_VARIANTS="$variants" VIGIL_BENCH_WINDOW_NS="$window" \
-	VIGIL_BENCH_BURST_GAP_NS="$gap" \
+	VIGIL_BENCH_BURST_GAP_NS="$gap" VIGIL_BENCH_REPS="$reps" VIGIL_BENCH_SEED="$seed" \
+	VIGIL_BENCH_SYNC="$work/sync" \
 	"$VIGIL_ROOT/tools/testing/guest-bench.sh" "$work/module/vigil.ko" "$raw" "$profiles" |
 	tee "$vm_log"
 rc=${PIPESTATUS[0]}
 set -e
+wait $host_pid 2>/dev/null || true
+cat "$work/host.log" >&2
 [ "$rc" = 0 ] || vigil_die "the benchmark VM failed (exit $rc, log $vm_log)"
 
 accel=tcg
@@ -57,22 +92,27 @@ grep -q kvm "$VIGIL_CACHE"/kvm-probe-* 2>/dev/null && accel=kvm
 {
 	echo "command=make bench"
 	echo "date=$(date -u +%Y-%m-%dT%H:%MZ)"
-	echo "kernel=Linux $(make -s -C "$kdir" kernelversion 2>/dev/null) bench variant (no debug options)"
+	echo "kernel=Linux $(make -s -C "$kdir" kernelversion 2>/dev/null) $kvariant variant"
 	echo "vcpus=$cpus"
 	echo "accel=$accel"
-	echo "host_cores=$(nproc)"
+	echo "host_cores=$host_cores"
 	echo "host_cpu=$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1)"
-	echo "pipeline=3 stages: parse on CPU 1, rules on CPU 2, work ${VIGIL_BENCH_WORK_NS:-2000} ns on CPU 3; sender, receiver and hook on CPU 0"
+	echo "vcpu_pinning=$(grep -h '^# vcpu' "$raw/host.txt" 2>/dev/null | sed 's/^# //' | paste -sd';' || true)"
+	echo "stage_vcpus=$(seq -s' ' 1 $((cpus - 1)))"
+	echo "reps=$reps"
+	echo "seed=$seed"
+	echo "pipeline=3 stages (parse, rules, work ${VIGIL_BENCH_WORK_NS:-2000} ns), stage k on CPU 1 + k mod $((cpus - 1)); sender, receiver and hook on CPU 0"
 	echo "poll_window_ns=$window (default 50000, scaled by 10 for TCG)"
 	echo "burst_gap_ns=$gap (default 20000, scaled by 10 for TCG)"
 } >"$raw/meta.txt"
 
 # The simulator on the same profiles: one lane, 3 stages on 3 CPUs, the
-# sender's measured spacing inside bursts.
+# sender's measured spacing inside bursts (the mean over the plain flood runs).
 spacing=$(awk '$0 ~ /profile=flood/ && $0 ~ /variant=plain/ {
+	delete v
 	for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-	if (v["sent"] > 0 && v["send_time_ns"] != "-") printf "%d", v["send_time_ns"] / v["sent"]
-}' "$raw/runs.txt")
+	if (v["sent"] > 0 && v["send_time_ns"] != "-") { sum += v["send_time_ns"] / v["sent"]; n++ }
+} END { if (n > 0) printf "%d", sum / n }' "$raw/runs.txt")
 spacing=${spacing:-10000}
 # The machine's costs in the simulator, scaled like the knobs (see meta.txt).
 sim_costs=${VIGIL_BENCH_SIM_COSTS:---ipi-ns 20000 --deep-exit-ns 50000 --shallow-exit-ns 10000 --residency-ns 500000 --poll-ns 5000}
@@ -100,6 +140,6 @@ done <"$profiles"
 
 "$bin/vigil-bench-report" --raw "$raw" --out "$out"
 cp "$raw/sim-scale.txt" "$out/"
-cp "$raw/runs.txt" "$raw/meta.txt" "$out/"
+cp "$raw/runs.txt" "$raw/meta.txt" "$raw/host.txt" "$out/"
 cp "$raw"/sim-*.json "$out/" 2>/dev/null || true
 vigil_log "benchmark done in $(($(date +%s) - start)) s: $out/results.md"

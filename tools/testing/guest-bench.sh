@@ -2,26 +2,39 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Runs inside the benchmark VM (bench.sh boots it): the same UDP traffic, profile
-# by profile, through the same 3-stage pipeline under each policy, and once with
-# vigil disabled (the plain stack). Appends one line of key=value pairs per run
-# to OUTDIR/runs.txt (the format tools/vigil-bench documents).
+# by profile, through the same 3-stage pipeline under each policy, and with
+# vigil disabled (the plain stack). Each cell (profile x variant) runs
+# VIGIL_BENCH_REPS times (default 5), all cells' runs in one shuffled order
+# (VIGIL_BENCH_SEED). Appends one line of key=value pairs per run to
+# OUTDIR/runs.txt (the format tools/vigil-bench documents).
 #   guest-bench.sh MODULE OUTDIR PROFILES
 # PROFILES has one profile per line: NAME KIND COUNT LOAD-OPTIONS... (KIND is
 # latency or throughput; LOAD-OPTIONS are `vigil load`'s traffic options).
+#
+# With VIGIL_BENCH_SYNC=DIR (a folder the host shares), each run's measured window
+# is marked to the host's vigil-bench-host (DIR/req, answered in DIR/ack), which
+# samples the vCPU threads' host CPU time and run-queue wait at both ends.
 set -eu
 . "$(dirname "$0")/guest-lib.sh"
 module=$1 out=$2 profiles=$3
+[ -r "$profiles" ] || { echo "guest-bench.sh: no profile file $profiles (the guest sees the repository and the host's root, not its /tmp)" >&2; exit 1; }
 mkdir -p "$out"
 runs=$out/runs.txt
 : >"$runs"
 VARIANTS=${VIGIL_BENCH_VARIANTS:-plain idle poll timeout adaptive}
 FLOWS=4
 DST=10.88.0.2:9000
+REPS=${VIGIL_BENCH_REPS:-5}
+SEED=${VIGIL_BENCH_SEED:-1}
+SYNC=${VIGIL_BENCH_SYNC:-}
 nr=$(nproc)
 # The sender, the receiver and the hook (it runs where the sender's packets
-# are received from veth) share CPU 0; stage k runs alone on CPU k+1.
-[ "$nr" -ge 4 ] || { echo "guest-bench.sh: needs 4 CPUs, has $nr" >&2; exit 1; }
-STAGE_CPUS="1 2 3"
+# are received from veth) share CPU 0; the stages share the other CPUs, stage k
+# on CPU 1 + k mod (N - 1): with 2 vCPUs all three on CPU 1, with 4 one each.
+[ "$nr" -ge 2 ] || { echo "guest-bench.sh: needs 2 CPUs, has $nr" >&2; exit 1; }
+STAGE_CPUS="$((1 + 0 % (nr - 1))) $((1 + 1 % (nr - 1))) $((1 + 2 % (nr - 1)))"
+# The distinct stage CPUs, whose idle time and idle exits are measured.
+MEASURED_CPUS=$(tr ' ' '\n' <<<"$STAGE_CPUS" | sort -un | tr '\n' ' ')
 
 cleanup() {
 	echo 0 >$SYSFS/enabled 2>/dev/null || true
@@ -50,6 +63,11 @@ echo rules >$SYSFS/stage1/ops
 echo work >$SYSFS/stage2/ops
 echo "${VIGIL_BENCH_WORK_NS:-2000}" >$SYSFS/stage2/work_ns
 echo 4096 >$SYSFS/queue_len
+# The traffic runs between two namespaces: take every namespace's packets, with
+# a quota no larger than the queues' room (the default would drop a slowed
+# pipeline's backlog as over quota).
+echo all >$SYSFS/netns
+echo 65536 >$SYSFS/netns_quota
 echo "udp dport 9000-9100" >$SYSFS/match
 # Time knobs scaled to the VM: under TCG a datagram takes tens of microseconds
 # to send, ten or more times a native one (bench.sh passes them, see meta.txt).
@@ -58,11 +76,64 @@ echo "${VIGIL_BENCH_BURST_GAP_NS:-20000}" >$SYSFS/burst_gap_ns
 
 # busy_and_total: summed busy and total jiffies of the stage CPUs.
 busy_and_total() {
-	local cpus=" $STAGE_CPUS "
+	local cpus=" $MEASURED_CPUS "
 	awk -v cpus="$cpus" '$1 ~ /^cpu[0-9]+$/ && index(cpus, " " substr($1, 4) " ") {
 		busy += $2 + $3 + $4 + $7 + $8 + $9
 		total += $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9
 	} END { print busy, total }' /proc/stat
+}
+
+# idle_exits: times the stage CPUs left idle, summed over their cpuidle states'
+# usage counters; - when the kernel has no cpuidle driver (under TCG there is
+# none: the host then counts the vCPU thread's wake-ups instead, see
+# tools/vigil-bench/src/host.rs).
+idle_exits() {
+	local c s n=0 found=0
+	for c in $MEASURED_CPUS; do
+		for s in /sys/devices/system/cpu/cpu$c/cpuidle/state*/usage; do
+			[ -r "$s" ] || continue
+			n=$((n + $(<"$s")))
+			found=1
+		done
+	done
+	[ $found = 1 ] && echo $n || echo -
+}
+
+# stage_irqs: interrupts the stage CPUs received (every line of
+# /proc/interrupts), summed. An idle CPU leaves idle only on an interrupt, so
+# this bounds the idle exits from above (a busy CPU's ticks count too).
+stage_irqs() {
+	awk -v cpus=" $MEASURED_CPUS " 'NR == 1 {
+		for (i = 1; i <= NF; i++) if (index(cpus, " " substr($i, 4) " ")) col[i + 1] = 1
+		next
+	} { for (c in col) if ($c ~ /^[0-9]+$/) n += $c } END { print n + 0 }' /proc/interrupts
+}
+
+# host_mark begin|end|done [CELL]: tells the host's vigil-bench-host, and waits
+# (up to 30 s) until it has sampled the vCPU threads. Builtins only: under TCG
+# every process the guest starts costs tens of milliseconds or more, which would
+# stretch the measured window. The host takes a request only once its newline
+# is there, so one write (echo's) is enough.
+sync_seq=0
+if [ -n "$SYNC" ]; then
+	mkfifo /tmp/bench-tick
+	exec 9<>/tmp/bench-tick
+fi
+host_mark() {
+	[ -n "$SYNC" ] || return 0
+	sync_seq=$((sync_seq + 1))
+	echo "$sync_seq $1 ${2:-}" >"$SYNC/req"
+	local i v
+	for ((i = 0; i < 3000; i++)); do
+		v=
+		read -r v <"$SYNC/ack" 2>/dev/null || true
+		[ "$v" = "$sync_seq" ] && return 0
+		read -r -t 0.01 -u 9 _ || true
+	done
+	# Without the host every later run is unchecked anyway (the report marks it
+	# not measurable): stop asking rather than wait 30 s per mark.
+	echo "guest-bench.sh: the host did not answer mark $sync_seq ($1 ${2:-}); no more marks" >&2
+	SYNC=
 }
 
 # json_field NAME FILE: a number from a flat JSON object (null as -).
@@ -72,10 +143,11 @@ json_field() {
 	[ -n "$v" ] && [ "$v" != null ] && echo "$v" || echo -
 }
 
-# run_one NAME KIND COUNT VARIANT LOAD-OPTIONS...
+# run_one NAME KIND COUNT VARIANT REP LOAD-OPTIONS...
 run_one() {
-	local name=$1 kind=$2 count=$3 variant=$4 b0 t0 b1 t1 rx tx
-	shift 4
+	local name=$1 kind=$2 count=$3 variant=$4 rep=$5 b0 t0 b1 t1 rx tx e0 e1 i0 i1
+	local cell=$name.$variant.$rep
+	shift 5
 	if [ "$variant" = plain ]; then
 		echo 0 >$SYSFS/enabled
 	else
@@ -95,7 +167,10 @@ run_one() {
 		--flows $FLOWS --json "$@" >/tmp/send.json &
 	tx=$!
 	while [ "$(<$SYSFS/stats/seen)" = "$seen0" ] && kill -0 $tx 2>/dev/null; do :; done
+	host_mark begin "$cell"
 	read -r b0 t0 <<<"$(busy_and_total)"
+	e0=$(idle_exits)
+	i0=$(stage_irqs)
 	wait $tx
 	# The pipeline is empty again once its last packet left.
 	for _ in $(seq 100); do
@@ -103,6 +178,9 @@ run_one() {
 		sleep 0.01
 	done
 	read -r b1 t1 <<<"$(busy_and_total)"
+	e1=$(idle_exits)
+	i1=$(stage_irqs)
+	host_mark end "$cell"
 	wait $rx || true
 	local stats=/tmp/stats.json
 	if [ "$variant" = plain ]; then
@@ -120,14 +198,18 @@ run_one() {
 	local hist=/tmp/hist.json
 	{ grep -o '"latency":\[.*' $stats | grep -o '{"stage":2,[^]]*' | head -n 1 || true; } >$hist
 	local resched=-
-	if [ "$variant" != plain ]; then
+	if [ "$variant" != plain ] && [ -n "$sums" ]; then
 		resched=$(($(get resched_head_ahead) + $(get resched_upstream_backlog) + \
 			$(get resched_window) + $(get resched_head_active)))
+	elif [ "$variant" != plain ]; then
+		echo "guest-bench.sh: $cell: no stage ran (stats/stages is empty); vigil stats:" >&2
+		"$VIGIL" stats >&2 || true
 	fi
 	local pv=-
 	[ "$variant" = plain ] || pv=$(get wakeups_sent)
 	{
-		printf 'profile=%s kind=%s variant=%s ' "$name" "$kind" "$variant"
+		printf 'profile=%s kind=%s variant=%s rep=%s cell=%s ' "$name" "$kind" "$variant" \
+			"$rep" "$cell"
 		printf 'sent=%s received=%s out_of_order=%s ' "$(json_field sent /tmp/send.json)" \
 			"$(json_field received /tmp/recv.json)" "$(json_field out_of_order /tmp/recv.json)"
 		printf 'app_p50_ns=%s app_p99_ns=%s app_p999_ns=%s ' \
@@ -137,7 +219,10 @@ run_one() {
 		printf 'hist_p50_ns=%s hist_p99_ns=%s hist_p999_ns=%s ' "$(json_field p50_ns "$hist")" \
 			"$(json_field p99_ns "$hist")" "$(json_field p999_ns "$hist")"
 		awk -v b=$((b1 - b0)) -v t=$((t1 - t0)) 'BEGIN { printf "cpu_busy=%.4f ", (t > 0 ? b / t : 0) }'
-		printf 'wakeups=%s reschedules=%s ' "$pv" "$resched"
+		printf 'ipis_sent=%s reschedules=%s ' "$pv" "$resched"
+		if [ "$e0" = - ] || [ "$e1" = - ]; then printf 'cpuidle_exits=- '
+		else printf 'cpuidle_exits=%s ' $((e1 - e0)); fi
+		printf 'stage_irqs=%s ' $((i1 - i0))
 		for c in resched_head_ahead resched_upstream_backlog resched_window resched_head_active \
 			completions polls empty_polls; do
 			if [ "$variant" = plain ]; then printf '%s=- ' $c; else printf '%s=%s ' $c "$(get $c)"; fi
@@ -149,10 +234,25 @@ run_one() {
 	tail -n 1 "$runs"
 }
 
+# Every run of every cell, in one shuffled order (the same for the same seed), so
+# that a slow drift of the machine spreads over all cells instead of one.
+plan=/tmp/bench-plan
+# shuf's random bytes come from the seed (the guest has no /dev/fd for <(...)).
+yes "$SEED" | head -c 1048576 >/tmp/bench-seed
 while read -r name kind count opts; do
 	case $name in '' | '#'*) continue ;; esac
 	for variant in $VARIANTS; do
-		# shellcheck disable=SC2086 # the load options are a list
-		run_one "$name" "$kind" "$count" "$variant" $opts
+		for rep in $(seq 0 $((REPS - 1))); do
+			echo "$name $kind $count $variant $rep $opts"
+		done
 	done
-done <"$profiles"
+done <"$profiles" | shuf --random-source=/tmp/bench-seed >$plan
+i=0
+total=$(wc -l <$plan)
+while read -r name kind count variant rep opts; do
+	i=$((i + 1))
+	printf '[%d/%d] ' $i "$total"
+	# shellcheck disable=SC2086 # the load options are a list
+	run_one "$name" "$kind" "$count" "$variant" "$rep" $opts </dev/null
+done <$plan
+host_mark "done"

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! `results.csv`: one row per run, the known figures only.
+//! `results.csv`: one row per run, the known figures only, and in the last column why the
+//! run is not measurable (empty when it is).
 
 use crate::format;
 use crate::json_value;
@@ -8,7 +9,8 @@ use crate::record::{self, Run, Value, WAKEUPS_PER_1K};
 
 /// The CSV text: a header, then one row per run in file order; unknown values are empty.
 pub fn render(runs: &[Run]) -> String {
-    let columns = record::columns();
+    let mut columns = record::columns();
+    columns.push(crate::cells::NOT_MEASURABLE);
     let mut out = columns.join(",");
     out.push('\n');
     for run in runs {
@@ -61,14 +63,17 @@ mod tests {
         assert_eq!(lines.len(), 2);
         assert_eq!(
             lines[0],
-            "profile,kind,variant,sent,received,out_of_order,app_p50_ns,app_p99_ns,app_p999_ns,\
-             hist_p50_ns,hist_p99_ns,hist_p999_ns,cpu_busy,wakeups,wakeups_per_1k,reschedules,\
-             resched_head_ahead,resched_upstream_backlog,resched_window,resched_head_active,\
-             completions,polls,empty_polls,duration_ns,throughput_pps"
+            "profile,kind,variant,rep,sent,received,out_of_order,app_p50_ns,app_p99_ns,\
+             app_p999_ns,hist_p50_ns,hist_p99_ns,hist_p999_ns,cpu_busy,stage_host_cpu_ns,\
+             stage_cpu_ns_per_pkt,wakeups,wakeups_per_1k,cpuidle_exits,vcpu_wakeups,stage_irqs,\
+             ipis_sent,\
+             reschedules,resched_head_ahead,resched_upstream_backlog,resched_window,\
+             resched_head_active,completions,polls,empty_polls,duration_ns,throughput_pps,\
+             host_wall_ns,host_wait_frac,not_measurable"
         );
         assert_eq!(
             lines[1],
-            "a,latency,idle,3,3,,,,,,,,0.5,1,333.333333,,,,,,,,,,"
+            "a,latency,idle,,3,3,,,,,,,,0.5,,,1,333.333333,,,,,,,,,,,,,,,,,"
         );
     }
 

@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! `results.json`: everything, for tools: meta, runs (every key, including passed-through and
-//! derived ones), ratios, targets and the simulator's results.
+//! derived ones, and `measurable`/`not_measurable`), cells (median and min–max of each figure
+//! over the repeated runs), ratios (median, range), targets (`status` "not measurable" when a
+//! side's runs were oversubscribed or contended) and the simulator's results.
 
+use crate::cells::{self, Cell};
 use crate::format;
+use crate::host::CONTENDED_WAIT_FRACTION;
 use crate::json_value::Value;
 use crate::ratios::{self, Ratio};
 use crate::record::{self, Run};
@@ -24,6 +28,14 @@ pub fn render(report: &Report) -> String {
         (
             "runs".to_string(),
             Value::Array(report.runs.iter().map(run).collect()),
+        ),
+        (
+            "contended_wait_fraction".to_string(),
+            Value::Number(CONTENDED_WAIT_FRACTION),
+        ),
+        (
+            "cells".to_string(),
+            Value::Array(report.cells.iter().map(cell).collect()),
         ),
         (
             "ratios".to_string(),
@@ -70,7 +82,11 @@ fn run(run: &Run) -> Value {
             .as_deref()
             .map_or(Value::Null, Value::string),
     ));
-    for (key, value) in run.passthrough() {
+    members.extend(measurability(cells::not_measurable(run)));
+    for (key, value) in run
+        .passthrough()
+        .filter(|(k, _)| k != cells::NOT_MEASURABLE)
+    {
         let value = match value {
             record::Value::Null => Value::Null,
             record::Value::Number(n) => Value::Number(*n),
@@ -79,6 +95,51 @@ fn run(run: &Run) -> Value {
         members.push(member(key, value));
     }
     Value::Object(members)
+}
+
+fn measurability(why: Option<&str>) -> [(String, Value); 2] {
+    [
+        member("measurable", Value::Bool(why.is_none())),
+        member("not_measurable", why.map_or(Value::Null, Value::string)),
+    ]
+}
+
+fn cell(c: &Cell) -> Value {
+    let mut members = vec![
+        member("profile", Value::string(c.profile())),
+        member("kind", Value::string(c.kind().name())),
+        member("variant", Value::string(c.variant().name())),
+        member("runs", Value::Number(c.runs.len() as f64)),
+    ];
+    members.extend(measurability(c.not_measurable.as_deref()));
+    let mut figures = Vec::new();
+    for key in record::NUMERIC_KEYS.iter().copied().filter(|k| *k != "rep") {
+        let spread = if key == "wakeups" {
+            c.spread(ratios::Metric::WakeupsPer1k)
+                .map(|s| (record::WAKEUPS_PER_1K, s))
+        } else {
+            None
+        };
+        for (k, s) in c.spread_of(key).map(|s| (key, s)).into_iter().chain(spread) {
+            figures.push(member(
+                k,
+                Value::Object(vec![
+                    member("median", derived(Some(s.median))),
+                    member("min", derived(Some(s.min))),
+                    member("max", derived(Some(s.max))),
+                    member("n", Value::Number(s.n as f64)),
+                ]),
+            ));
+        }
+    }
+    members.push(member("figures", Value::Object(figures)));
+    Value::Object(members)
+}
+
+fn range(r: Option<(f64, f64)>) -> Value {
+    r.map_or(Value::Null, |(lo, hi)| {
+        Value::Array(vec![derived(Some(lo)), derived(Some(hi))])
+    })
 }
 
 fn reason(value: &Result<f64, String>) -> Value {
@@ -97,7 +158,15 @@ fn ratio(r: &Ratio) -> Value {
         member("denominator", Value::string(r.denominator.name())),
         member("metric", Value::string(r.metric.key())),
         member("value", derived(r.value.clone().ok())),
+        member("range", range(r.range)),
         member("reason", reason(&r.value)),
+        member("measurable", Value::Bool(r.not_measurable.is_none())),
+        member(
+            "not_measurable",
+            r.not_measurable
+                .as_deref()
+                .map_or(Value::Null, Value::string),
+        ),
     ])
 }
 
@@ -107,7 +176,7 @@ fn target(t: &Target) -> Value {
     let margin = match outcome {
         Outcome::Met { margin } => Some(margin),
         Outcome::Missed { by } => Some(-by),
-        Outcome::Unknown(_) => None,
+        Outcome::Unknown(_) | Outcome::NotMeasurable(_) => None,
     };
     Value::Object(vec![
         member("profile", Value::string(t.ratio.profile.as_str())),
@@ -119,9 +188,16 @@ fn target(t: &Target) -> Value {
         member("bound", Value::string(t.bound.name())),
         member("limit", Value::Number(t.limit)),
         member("ratio", derived(t.ratio.value.clone().ok())),
+        member("range", range(t.ratio.range)),
         member("status", Value::string(outcome.name())),
         member("margin", derived(margin)),
-        member("reason", reason(&t.ratio.value)),
+        member(
+            "reason",
+            match &outcome {
+                Outcome::NotMeasurable(why) => Value::string(format!("not measurable: {why}")),
+                _ => reason(&t.ratio.value),
+            },
+        ),
     ])
 }
 
@@ -130,13 +206,19 @@ fn simulator(report: &Report, sim: &Sim) -> Value {
     let compared = ratios::SIMULATED
         .iter()
         .map(|&(top, bottom, metric)| {
-            let vm = ratios::between(&report.runs, &sim.profile, kind, top, bottom, metric).value;
+            let vm = ratios::between(&report.cells, &sim.profile, kind, top, bottom, metric);
+            let vm_not_measurable = vm.not_measurable.clone();
+            let vm = vm.value;
             let simulated = sim.ratio(top, bottom, metric);
             Value::Object(vec![
                 member("name", Value::string(ratios::name(top, bottom, metric))),
                 member("vm", derived(vm.clone().ok())),
                 member("sim", derived(simulated.clone().ok())),
                 member("vm_reason", reason(&vm)),
+                member(
+                    "vm_not_measurable",
+                    vm_not_measurable.map_or(Value::Null, Value::string),
+                ),
                 member("sim_reason", reason(&simulated)),
             ])
         })

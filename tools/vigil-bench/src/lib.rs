@@ -9,8 +9,10 @@
 //! [`markdown`] and [`svg`] render the four output files, with [`format`](mod@format) for the numbers
 //! people read; [`report`] ties them together.
 
+pub mod cells;
 pub mod csv;
 pub mod format;
+pub mod host;
 pub mod json;
 pub mod json_read;
 pub mod json_value;

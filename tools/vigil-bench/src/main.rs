@@ -48,7 +48,12 @@
 //! - `kind`: `latency` or `throughput`.
 //! - `variant`: `plain`, `idle`, `poll`, `timeout` or `adaptive`.
 //!
-//! A profile, kind and variant may have one run only.
+//! A profile, kind and variant may run several times (a *cell* of repeated runs), each with
+//! its own `rep` number; two runs of one cell with the same `rep` (or both without) are an
+//! error. The tables give each figure's median and min–max over the cell's runs.
+//!
+//! - `rep`: the run's number within its cell.
+//! - `cell`: the run's id (text), the key into `host.txt` below.
 //!
 //! Optional keys, each a number (`-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`, as in
 //! JSON) or `-`:
@@ -59,7 +64,13 @@
 //! - `hist_p50_ns`, `hist_p99_ns`, `hist_p999_ns`: the same from vigil's log2 histogram (the
 //!   upper bounds of buckets); `-` for `plain`.
 //! - `cpu_busy`: mean busy fraction (0 to 1) of the stage CPUs over the run.
-//! - `wakeups`: IPIs sent to wake a stage.
+//! - `wakeups`: idle exits of the stage CPUs. Usually not written: the report derives it
+//!   from `cpuidle_exits` (the guest's cpuidle `usage` counters, summed over the stage CPUs'
+//!   states, `-` when the guest has no cpuidle driver, as under TCG) or else from the host's
+//!   count of the stage vCPU threads' wake-ups (`vcpu_wakeups`).
+//! - `stage_irqs`: interrupts the stage CPUs received (guest `/proc/interrupts`), an upper
+//!   bound on their idle exits.
+//! - `ipis_sent`: IPIs vigil sent to wake a stage.
 //! - `reschedules`, `resched_head_ahead`, `resched_upstream_backlog`, `resched_window`,
 //!   `resched_head_active`: policy decisions to keep polling, in total and by reason.
 //! - `completions`, `polls`, `empty_polls`: NAPI completions, polls, and polls that found
@@ -78,6 +89,18 @@
 //! ```text
 //! profile=burst-32x2ms kind=latency variant=adaptive profile_desc=32_packets_every_2_ms sent=2000 received=2000 out_of_order=0 app_p50_ns=21000 app_p99_ns=50000 app_p999_ns=70000 hist_p50_ns=32768 hist_p99_ns=65536 hist_p999_ns=131072 cpu_busy=0.2 wakeups=600 reschedules=900 resched_head_ahead=100 resched_upstream_backlog=200 resched_window=500 resched_head_active=100 completions=700 polls=9000 empty_polls=4000 duration_ns=2000000000 throughput_pps=-
 //! ```
+//!
+//! ## `DIR/host.txt` (optional, written by `vigil-bench-host`)
+//!
+//! One line per run, `cell=ID wall_ns=N vcpu0=TID:RUN_NS:WAIT_NS:WAKEUPS ...` (see
+//! `vigil_bench::host::HostCell`): the host's wall time over the run and, per vCPU thread,
+//! its host CPU time, run-queue wait and wake-ups. With `meta.txt`'s `vcpus`, `host_cores`
+//! and `stage_vcpus` (the guest CPUs that run stages, space-separated) the report derives
+//! `host_wall_ns`, `host_wait_frac` (the largest vCPU wait over the wall time),
+//! `stage_host_cpu_ns`, `stage_cpu_ns_per_pkt` and `vcpu_wakeups`, and marks a run **not
+//! measurable** when `vcpus > host_cores` (oversubscribed), when `host_wait_frac` exceeds
+//! `vigil_bench::host::CONTENDED_WAIT_FRACTION` (contended), or when it has no line here.
+//! A not-measurable cell voids every ratio and target it is part of, in every output.
 //!
 //! ## `DIR/sim-<profile>.json` (optional)
 //!

@@ -3,8 +3,10 @@
 //! `results.md`: the report people read, with tables per profile, the targets, the
 //! simulator's predictions next to the VM's measurements, and a link to the plot.
 
+use crate::cells::{self, Cell, Spread};
 use crate::format::{self, fixed, micros, percent, UNKNOWN};
-use crate::ratios::{self, Metric};
+use crate::host::CONTENDED_WAIT_FRACTION;
+use crate::ratios::{self, Metric, Ratio};
 use crate::record::{self, Kind, Run, Variant};
 use crate::report::{Report, SVG};
 use crate::sim::Sim;
@@ -18,6 +20,7 @@ pub fn render(report: &Report) -> String {
     if !report.meta.entries.is_empty() {
         out.push('\n');
     }
+    measurability(report, &mut out);
     latency(report, &mut out);
     targets(report, &mut out);
     throughput(report, &mut out);
@@ -72,6 +75,91 @@ fn count(run: &Run, key: &str) -> String {
     fixed(run.number(key), 0)
 }
 
+/// How the figures were taken and which cannot be trusted.
+fn measurability(report: &Report, out: &mut String) {
+    let runs = report.cells.iter().map(|c| c.runs.len());
+    let (lo, hi) = (runs.clone().min().unwrap_or(0), runs.max().unwrap_or(0));
+    let reps = if lo == hi {
+        lo.to_string()
+    } else {
+        format!("{lo}–{hi}")
+    };
+    let times = if hi == 1 { "time" } else { "times" };
+    out.push_str(&format!(
+        "Each cell (profile × variant) ran {reps} {times}, all runs in one shuffled order; figures \
+         are the median with the min–max of the runs, and a target is met only when the whole \
+         range of its ratio clears it. A run is **not measurable** when the VM had more vCPUs \
+         than the host has cores (oversubscribed), when a vCPU thread waited on the host's run \
+         queue for more than {:.0}% of the run (contended, from the host's \
+         `/proc/<pid>/task/<tid>/schedstat`), or when the host did not sample it; a cell is not \
+         measurable when any of its runs is not.\n\n",
+        CONTENDED_WAIT_FRACTION * 100.0
+    ));
+    let bad: Vec<&Cell> = report
+        .cells
+        .iter()
+        .filter(|c| c.not_measurable.is_some())
+        .collect();
+    if bad.is_empty() {
+        out.push_str("Every cell is measurable.\n\n");
+        return;
+    }
+    out.push_str(&format!(
+        "**{} of {} cells are not measurable**; their figures and every ratio and target \
+         that uses them say nothing about vigil:\n\n",
+        bad.len(),
+        report.cells.len()
+    ));
+    for c in bad {
+        out.push_str(&format!(
+            "- {} {} ({}): {}\n",
+            escape(c.profile()),
+            c.variant().name(),
+            c.kind().name(),
+            escape(c.not_measurable.as_deref().unwrap_or(""))
+        ));
+    }
+    out.push('\n');
+}
+
+/// `median (min–max)` of a spread, each shown with `show`.
+fn spread(s: Option<Spread>, show: impl Fn(Option<f64>) -> String) -> String {
+    match s {
+        None => UNKNOWN.to_string(),
+        Some(s) if s.n == 1 || s.min == s.max => show(Some(s.median)),
+        Some(s) => format!(
+            "{} ({}–{})",
+            show(Some(s.median)),
+            show(Some(s.min)),
+            show(Some(s.max))
+        ),
+    }
+}
+
+/// A ratio's median with its range, or why there is none; "not measurable" first.
+fn ratio_text(r: &Ratio) -> String {
+    let value = match (&r.value, r.range) {
+        (Ok(v), Some((lo, hi))) if lo != hi => format!(
+            "{} ({}–{})",
+            format::ratio(*v),
+            format::ratio(lo),
+            format::ratio(hi)
+        ),
+        (v, _) => format::ratio_or_reason(v),
+    };
+    match &r.not_measurable {
+        Some(why) => format!("not measurable ({}); {value}", escape(why)),
+        None => value,
+    }
+}
+
+fn measurable_mark(c: &Cell) -> String {
+    match &c.not_measurable {
+        None => "yes".to_string(),
+        Some(why) => format!("**not measurable**: {}", escape(why)),
+    }
+}
+
 fn latency(report: &Report, out: &mut String) {
     out.push_str("## Latency\n\n");
     let profiles = record::profiles(&report.runs, Kind::Latency);
@@ -82,38 +170,52 @@ fn latency(report: &Report, out: &mut String) {
         heading(report, out, "###", profile);
         let rows: Vec<Vec<String>> = Variant::ALL
             .iter()
-            .filter_map(|&v| record::find(&report.runs, profile, Kind::Latency, v))
-            .map(|run| {
+            .filter_map(|&v| cells::find(&report.cells, profile, Kind::Latency, v))
+            .map(|c| {
+                let run = &c.median;
+                let per_1k = |key: &str| {
+                    Spread::of(c.runs.iter().filter_map(|r| {
+                        let n = r.number(key)?;
+                        let received = r.number("received")?;
+                        (received > 0.0).then(|| n * 1000.0 / received)
+                    }))
+                };
                 vec![
                     run.variant.name().to_string(),
+                    c.runs.len().to_string(),
                     micros(run.number("app_p50_ns")),
-                    micros(run.number("app_p99_ns")),
+                    spread(c.spread(Metric::P99), micros),
                     micros(run.number("app_p999_ns")),
                     micros(run.number("hist_p99_ns")),
-                    percent(run.number("cpu_busy")),
-                    fixed(run.wakeups_per_1k(), 1),
+                    spread(c.spread(Metric::CpuBusy), percent),
+                    spread(c.spread(Metric::HostCpuPerPacket), |v| fixed(v, 0)),
+                    spread(c.spread(Metric::WakeupsPer1k), |v| fixed(v, 1)),
+                    spread(per_1k("ipis_sent"), |v| fixed(v, 1)),
                     count(run, "reschedules"),
-                    count(run, "completions"),
                     format!("{}/{}", count(run, "received"), count(run, "sent")),
-                    count(run, "out_of_order"),
+                    spread(c.spread_of("host_wait_frac"), percent),
+                    measurable_mark(c),
                 ]
             })
             .collect();
         table(
             out,
-            "lr",
+            "lrrrrrrrrrrrrl",
             &[
                 "variant",
+                "runs",
                 "p50 µs",
                 "p99 µs",
                 "p99.9 µs",
                 "histogram p99 µs",
-                "CPU busy",
-                "wake-ups/1k packets",
+                "stage CPU busy (guest)",
+                "stage CPU ns/packet (host)",
+                "idle exits/1k packets",
+                "IPIs sent/1k packets",
                 "reschedules",
-                "completions",
                 "received/sent",
-                "out of order",
+                "vCPU run-queue wait",
+                "measurable",
             ],
             &rows,
         );
@@ -122,7 +224,7 @@ fn latency(report: &Report, out: &mut String) {
             .ratios
             .iter()
             .filter(|r| r.profile == profile)
-            .map(|r| vec![r.name(), format::ratio_or_reason(&r.value)])
+            .map(|r| vec![r.name(), ratio_text(r)])
             .collect();
         table(out, "lr", &["ratio", "value"], &rows);
     }
@@ -138,11 +240,16 @@ fn targets(report: &Report, out: &mut String) {
         .targets
         .iter()
         .map(|t| {
-            let measured = t
-                .ratio
-                .value
-                .as_ref()
-                .map_or_else(|_| UNKNOWN.to_string(), |r| format::ratio(*r));
+            let measured = match (&t.ratio.value, t.ratio.range) {
+                (Ok(v), Some((lo, hi))) if lo != hi => format!(
+                    "{} ({}–{})",
+                    format::ratio(*v),
+                    format::ratio(lo),
+                    format::ratio(hi)
+                ),
+                (Ok(v), _) => format::ratio(*v),
+                (Err(_), _) => UNKNOWN.to_string(),
+            };
             vec![
                 escape(&t.ratio.profile),
                 t.describe(),
@@ -154,7 +261,7 @@ fn targets(report: &Report, out: &mut String) {
     table(
         out,
         "llrl",
-        &["profile", "target", "measured", "result"],
+        &["profile", "target", "measured: median (range)", "result"],
         &rows,
     );
 }
@@ -169,27 +276,35 @@ fn throughput(report: &Report, out: &mut String) {
         heading(report, out, "###", profile);
         let rows: Vec<Vec<String>> = Variant::ALL
             .iter()
-            .filter_map(|&v| record::find(&report.runs, profile, Kind::Throughput, v))
-            .map(|run| {
+            .filter_map(|&v| cells::find(&report.cells, profile, Kind::Throughput, v))
+            .map(|c| {
                 let r = ratios::between(
-                    &report.runs,
+                    &report.cells,
                     profile,
                     Kind::Throughput,
-                    run.variant,
+                    c.variant(),
                     Variant::Plain,
                     Metric::Throughput,
                 );
                 vec![
-                    run.variant.name().to_string(),
-                    count(run, "throughput_pps"),
-                    format::ratio_or_reason(&r.value),
+                    c.variant().name().to_string(),
+                    c.runs.len().to_string(),
+                    spread(c.spread(Metric::Throughput), |v| fixed(v, 0)),
+                    ratio_text(&r),
+                    measurable_mark(c),
                 ]
             })
             .collect();
         table(
             out,
-            "lr",
-            &["variant", "packets/s", "ratio to plain"],
+            "lrrrl",
+            &[
+                "variant",
+                "runs",
+                "packets/s",
+                "ratio to plain",
+                "measurable",
+            ],
             &rows,
         );
     }
@@ -215,7 +330,7 @@ fn sim_profile(report: &Report, sim: &Sim, out: &mut String) {
     let rows: Vec<Vec<String>> = Variant::POLICIES
         .iter()
         .filter_map(|&v| {
-            let vm = record::find(&report.runs, &sim.profile, kind, v);
+            let vm = cells::find(&report.cells, &sim.profile, kind, v).map(|c| &c.median);
             let simulated = sim.row(v);
             if vm.is_none() && simulated.is_none() {
                 return None;
@@ -250,10 +365,10 @@ fn sim_profile(report: &Report, sim: &Sim, out: &mut String) {
     let rows: Vec<Vec<String>> = ratios::SIMULATED
         .iter()
         .map(|&(top, bottom, metric)| {
-            let vm = ratios::between(&report.runs, &sim.profile, kind, top, bottom, metric);
+            let vm = ratios::between(&report.cells, &sim.profile, kind, top, bottom, metric);
             vec![
                 vm.name(),
-                format::ratio_or_reason(&vm.value),
+                ratio_text(&vm),
                 format::ratio_or_reason(&sim.ratio(top, bottom, metric)),
             ]
         })

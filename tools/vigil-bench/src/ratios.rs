@@ -2,6 +2,7 @@
 
 //! Ratios between two variants of the same profile, from the same benchmark run.
 
+use crate::cells::{self, Cell};
 use crate::record::{self, Kind, Run, Variant};
 
 /// A figure a ratio compares.
@@ -11,7 +12,9 @@ pub enum Metric {
     P99,
     /// The mean busy fraction of the stage CPUs.
     CpuBusy,
-    /// Wake-ups (IPIs) per 1000 received packets.
+    /// Host CPU time of the stage vCPU threads per received packet (what polling burns).
+    HostCpuPerPacket,
+    /// Wake-ups (the stage CPUs' idle exits) per 1000 received packets.
     WakeupsPer1k,
     /// Received packets per second.
     Throughput,
@@ -23,6 +26,7 @@ impl Metric {
         match self {
             Metric::P99 => "app_p99_ns",
             Metric::CpuBusy => "cpu_busy",
+            Metric::HostCpuPerPacket => "stage_cpu_ns_per_pkt",
             Metric::WakeupsPer1k => record::WAKEUPS_PER_1K,
             Metric::Throughput => "throughput_pps",
         }
@@ -33,6 +37,7 @@ impl Metric {
         match self {
             Metric::P99 => "p99",
             Metric::CpuBusy => "CPU busy",
+            Metric::HostCpuPerPacket => "stage CPU/packet",
             Metric::WakeupsPer1k => "wake-ups",
             Metric::Throughput => "throughput",
         }
@@ -60,8 +65,14 @@ pub struct Ratio {
     pub denominator: Variant,
     /// The figure compared.
     pub metric: Metric,
-    /// The ratio, or why there is none.
+    /// The ratio of the medians, or why there is none.
     pub value: Result<f64, String>,
+    /// The range the ratio can take over the runs: the smallest numerator over the largest
+    /// denominator, and the largest numerator over the smallest denominator (`None` when a
+    /// denominator run is 0 or the value is unknown).
+    pub range: Option<(f64, f64)>,
+    /// Why either side is not measurable (oversubscribed, contended, unchecked), if so.
+    pub not_measurable: Option<String>,
 }
 
 impl Ratio {
@@ -82,9 +93,10 @@ pub fn name(numerator: Variant, denominator: Variant, metric: Metric) -> String 
 }
 
 /// The ratios the report gives for every latency profile, in table order.
-pub const SAME_RUN: [(Variant, Variant, Metric); 5] = [
+pub const SAME_RUN: [(Variant, Variant, Metric); 6] = [
     (Variant::Adaptive, Variant::Poll, Metric::P99),
     (Variant::Adaptive, Variant::Poll, Metric::CpuBusy),
+    (Variant::Adaptive, Variant::Poll, Metric::HostCpuPerPacket),
     (Variant::Adaptive, Variant::Idle, Metric::WakeupsPer1k),
     (Variant::Timeout, Variant::Poll, Metric::P99),
     (Variant::Timeout, Variant::Poll, Metric::CpuBusy),
@@ -99,21 +111,44 @@ pub const SIMULATED: [(Variant, Variant, Metric); 3] = [
 
 /// `numerator`'s `metric` over `denominator`'s in the `kind` runs of `profile`.
 pub fn between(
-    runs: &[Run],
+    cells: &[Cell],
     profile: &str,
     kind: Kind,
     numerator: Variant,
     denominator: Variant,
     metric: Metric,
 ) -> Ratio {
-    let side = |variant: Variant| -> Result<Option<f64>, String> {
-        record::find(runs, profile, kind, variant)
-            .map(|run| metric.of(run))
+    let side = |variant: Variant| -> Result<&Cell, String> {
+        cells::find(cells, profile, kind, variant)
             .ok_or_else(|| format!("no {} run", variant.name()))
     };
-    let value = side(numerator).and_then(|top| {
-        side(denominator).and_then(|bottom| quotient(numerator, top, denominator, bottom, metric))
+    let (top, bottom) = (side(numerator), side(denominator));
+    let value = top.clone().and_then(|t| {
+        bottom.clone().and_then(|b| {
+            quotient(
+                numerator,
+                t.spread(metric).map(|s| s.median),
+                denominator,
+                b.spread(metric).map(|s| s.median),
+                metric,
+            )
+        })
     });
+    let range = match (&value, &top, &bottom) {
+        (Ok(_), Ok(t), Ok(b)) => t
+            .spread(metric)
+            .zip(b.spread(metric))
+            .and_then(|(t, b)| (b.min > 0.0).then(|| (t.min / b.max, t.max / b.min))),
+        _ => None,
+    };
+    let not_measurable = [(numerator, &top), (denominator, &bottom)]
+        .iter()
+        .find_map(|(v, c)| {
+            c.as_ref()
+                .ok()
+                .and_then(|c| c.not_measurable.as_ref())
+                .map(|why| format!("{}: {why}", v.name()))
+        });
     Ratio {
         profile: profile.to_string(),
         kind,
@@ -121,6 +156,8 @@ pub fn between(
         denominator,
         metric,
         value,
+        range,
+        not_measurable,
     }
 }
 
@@ -148,11 +185,11 @@ pub fn quotient(
 }
 
 /// The [`SAME_RUN`] ratios of every latency profile, profile by profile.
-pub fn same_run(runs: &[Run]) -> Vec<Ratio> {
+pub fn same_run(runs: &[Run], cells: &[Cell]) -> Vec<Ratio> {
     let mut out = Vec::new();
     for profile in record::profiles(runs, Kind::Latency) {
         for (top, bottom, metric) in SAME_RUN {
-            out.push(between(runs, profile, Kind::Latency, top, bottom, metric));
+            out.push(between(cells, profile, Kind::Latency, top, bottom, metric));
         }
     }
     out
@@ -177,7 +214,8 @@ mod tests {
 
     #[test]
     fn computes_known_ratios_and_explains_missing_ones() {
-        let ratios = same_run(&runs());
+        let runs = runs();
+        let ratios = same_run(&runs, &cells::cells(&runs));
         let got: Vec<(String, Result<f64, String>)> =
             ratios.iter().map(|r| (r.name(), r.value.clone())).collect();
         assert_eq!(
@@ -185,6 +223,10 @@ mod tests {
             vec![
                 ("adaptive/poll p99".to_string(), Ok(0.5)),
                 ("adaptive/poll CPU busy".to_string(), Ok(0.25)),
+                (
+                    "adaptive/poll stage CPU/packet".to_string(),
+                    Err("adaptive stage CPU/packet unknown".to_string())
+                ),
                 (
                     "adaptive/idle wake-ups".to_string(),
                     Err("idle wake-ups is 0".to_string())
@@ -199,9 +241,37 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_run_is_named() {
+    fn ranges_span_the_runs() {
+        let mut runs = record::parse(
+            "profile=p kind=latency variant=poll rep=0 app_p99_ns=40\n\
+             profile=p kind=latency variant=poll rep=1 app_p99_ns=50\n\
+             profile=p kind=latency variant=adaptive rep=0 app_p99_ns=20\n\
+             profile=p kind=latency variant=adaptive rep=1 app_p99_ns=30\n",
+        )
+        .unwrap();
+        cells::annotate(&mut runs, &[], &crate::meta::parse("").unwrap());
+        let cells = cells::cells(&runs);
         let r = between(
-            &runs(),
+            &cells,
+            "p",
+            Kind::Latency,
+            Variant::Adaptive,
+            Variant::Poll,
+            Metric::P99,
+        );
+        assert_eq!(r.value, Ok(25.0 / 45.0));
+        assert_eq!(r.range, Some((0.4, 0.75)));
+        assert!(r
+            .not_measurable
+            .unwrap()
+            .starts_with("adaptive: no host sample"));
+    }
+
+    #[test]
+    fn a_missing_run_is_named() {
+        let cells = cells::cells(&runs());
+        let r = between(
+            &cells,
             "p",
             Kind::Latency,
             Variant::Adaptive,
@@ -210,7 +280,7 @@ mod tests {
         );
         assert_eq!(r.value, Err("no plain run".to_string()));
         let r = between(
-            &runs(),
+            &cells,
             "p",
             Kind::Throughput,
             Variant::Idle,

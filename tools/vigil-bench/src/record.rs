@@ -94,7 +94,8 @@ pub enum Value {
 }
 
 /// The keys whose value must be a number or `-`, in the order of the CSV columns.
-pub const NUMERIC_KEYS: [&str; 21] = [
+pub const NUMERIC_KEYS: [&str; 30] = [
+    "rep",
     "sent",
     "received",
     "out_of_order",
@@ -105,7 +106,13 @@ pub const NUMERIC_KEYS: [&str; 21] = [
     "hist_p99_ns",
     "hist_p999_ns",
     "cpu_busy",
+    "stage_host_cpu_ns",
+    "stage_cpu_ns_per_pkt",
     "wakeups",
+    "cpuidle_exits",
+    "vcpu_wakeups",
+    "stage_irqs",
+    "ipis_sent",
     "reschedules",
     "resched_head_ahead",
     "resched_upstream_backlog",
@@ -116,6 +123,8 @@ pub const NUMERIC_KEYS: [&str; 21] = [
     "empty_polls",
     "duration_ns",
     "throughput_pps",
+    "host_wall_ns",
+    "host_wait_frac",
 ];
 
 /// The key of the value this tool derives; the guest must not write it.
@@ -194,10 +203,15 @@ pub fn parse(text: &str) -> Result<Vec<Run>, Error> {
         }
         let run =
             parse_line(trimmed, line_no).map_err(|e| Error(format!("line {line_no}: {e}")))?;
-        if let Some(first) = find(&runs, &run.profile, run.kind, run.variant) {
+        if let Some(first) = runs.iter().find(|r| {
+            r.profile == run.profile
+                && r.kind == run.kind
+                && r.variant == run.variant
+                && r.number("rep") == run.number("rep")
+        }) {
             return Err(Error(format!(
-                "line {line_no}: a second {} run of profile `{}` with variant `{}` (the first is \
-                 on line {})",
+                "line {line_no}: a second {} run of profile `{}` with variant `{}` and the same \
+                 `rep` (the first is on line {})",
                 run.kind.name(),
                 run.profile,
                 run.variant.name(),
@@ -422,8 +436,8 @@ mod tests {
         .unwrap_err();
         assert_eq!(
             err.0,
-            "line 3: a second latency run of profile `p` with variant `poll` (the first is on \
-             line 1)"
+            "line 3: a second latency run of profile `p` with variant `poll` and the same `rep` \
+             (the first is on line 1)"
         );
     }
 

@@ -5,6 +5,8 @@
 use std::fs;
 use std::path::Path;
 
+use crate::cells::{self, Cell};
+use crate::host;
 use crate::meta::{self, Meta};
 use crate::ratios::{self, Ratio};
 use crate::record::{self, Kind, Run};
@@ -28,6 +30,8 @@ pub struct Report {
     pub meta: Meta,
     /// `runs.txt`, in file order.
     pub runs: Vec<Run>,
+    /// The runs grouped by profile, kind and variant: medians, ranges, measurability.
+    pub cells: Vec<Cell>,
     /// The same-run ratios of every latency profile.
     pub ratios: Vec<Ratio>,
     /// The targets and their measured ratios.
@@ -39,9 +43,11 @@ pub struct Report {
 impl Report {
     /// The report on `runs`, computing the ratios and targets.
     pub fn new(meta: Meta, runs: Vec<Run>, sims: Vec<Sim>) -> Report {
+        let cells = cells::cells(&runs);
         Report {
-            ratios: ratios::same_run(&runs),
-            targets: targets::targets(&runs),
+            ratios: ratios::same_run(&runs, &cells),
+            targets: targets::targets(&runs, &cells),
+            cells,
             meta,
             runs,
             sims,
@@ -55,8 +61,17 @@ impl Report {
         let meta = meta::parse(&read(&meta_path)?)
             .map_err(|e| Error(format!("{}: {e}", meta_path.display())))?;
         let runs_path = raw.join("runs.txt");
-        let runs = record::parse(&read(&runs_path)?)
+        let mut runs = record::parse(&read(&runs_path)?)
             .map_err(|e| Error(format!("{}: {e}", runs_path.display())))?;
+        // The host's samples of the vCPU threads, when the run had them.
+        let host_path = raw.join("host.txt");
+        let hosts = if host_path.exists() {
+            host::parse(&read(&host_path)?)
+                .map_err(|e| Error(format!("{}: {e}", host_path.display())))?
+        } else {
+            Vec::new()
+        };
+        cells::annotate(&mut runs, &hosts, &meta);
         let mut profiles: Vec<String> = Vec::new();
         for run in &runs {
             if !profiles.contains(&run.profile) {
@@ -97,7 +112,7 @@ impl Report {
             (CSV, csv::render(&self.runs)),
             (JSON, json::render(self)),
             (MARKDOWN, markdown::render(self)),
-            (SVG, svg::render(&self.runs)),
+            (SVG, svg::render(&self.cells)),
         ]
     }
 

@@ -41,7 +41,7 @@ impl SimRow {
             Metric::P99 => self.number("p99_ns"),
             Metric::CpuBusy => self.number("cpu_busy"),
             Metric::WakeupsPer1k => self.number("wakeups_per_1k"),
-            Metric::Throughput => None,
+            Metric::Throughput | Metric::HostCpuPerPacket => None,
         }
     }
 }

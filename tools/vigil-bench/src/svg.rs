@@ -3,7 +3,9 @@
 //! `p99-vs-cpu.svg`: a scatter plot of p99 latency against CPU busy, one point per variant per
 //! latency profile, to show which policy buys its latency with how much CPU.
 
-use crate::record::{self, Kind, Run, Variant};
+use crate::cells::Cell;
+use crate::ratios::Metric;
+use crate::record::{Kind, Variant};
 
 /// The image's width.
 pub const WIDTH: f64 = 800.0;
@@ -19,7 +21,7 @@ pub const TOP: f64 = 60.0;
 pub const BOTTOM: f64 = 450.0;
 
 /// The plot's title.
-pub const TITLE: &str = "p99 latency vs CPU busy, one point per policy per profile";
+pub const TITLE: &str = "p99 latency vs CPU busy, median and min–max per policy per profile";
 
 /// How far beyond the data the y axis reaches before rounding out to whole decades.
 const PAD: f64 = 1.5;
@@ -41,21 +43,31 @@ pub struct Point {
     pub cpu_busy: f64,
     /// The application's p99 latency in microseconds.
     pub p99_us: f64,
+    /// The min–max of the p99 over the runs, in microseconds.
+    pub p99_range: (f64, f64),
+    /// The min–max of the CPU busy over the runs.
+    pub cpu_range: (f64, f64),
+    /// Why the point is not measurable, if it is not.
+    pub not_measurable: Option<String>,
 }
 
-/// The points of `runs`: latency runs with a known CPU busy and a positive p99 (a log axis
-/// has no place for zero).
-pub fn points(runs: &[Run]) -> Vec<Point> {
-    runs.iter()
-        .filter(|r| r.kind == Kind::Latency)
-        .filter_map(|r| {
-            let cpu_busy = r.number("cpu_busy")?;
-            let p99_us = r.number("app_p99_ns")? / 1000.0;
-            (p99_us > 0.0).then(|| Point {
-                profile: r.profile.clone(),
-                variant: r.variant,
-                cpu_busy,
-                p99_us,
+/// The points of `cells`: latency cells with a known CPU busy and a positive p99 (a log axis
+/// has no place for zero), at their medians.
+pub fn points(cells: &[Cell]) -> Vec<Point> {
+    cells
+        .iter()
+        .filter(|c| c.kind() == Kind::Latency)
+        .filter_map(|c| {
+            let cpu = c.spread(Metric::CpuBusy)?;
+            let p99 = c.spread(Metric::P99)?;
+            (p99.min > 0.0).then(|| Point {
+                profile: c.profile().to_string(),
+                variant: c.variant(),
+                cpu_busy: cpu.median,
+                p99_us: p99.median / 1000.0,
+                p99_range: (p99.min / 1000.0, p99.max / 1000.0),
+                cpu_range: (cpu.min, cpu.max),
+                not_measurable: c.not_measurable.clone(),
             })
         })
         .collect()
@@ -75,9 +87,12 @@ impl Scale {
     pub fn of(points: &[Point]) -> Scale {
         let min = points
             .iter()
-            .map(|p| p.p99_us)
+            .map(|p| p.p99_range.0.min(p.p99_us))
             .fold(f64::INFINITY, f64::min);
-        let max = points.iter().map(|p| p.p99_us).fold(0.0, f64::max);
+        let max = points
+            .iter()
+            .map(|p| p.p99_range.1.max(p.p99_us))
+            .fold(0.0, f64::max);
         if points.is_empty() {
             return Scale { low: 0, high: 3 };
         }
@@ -162,11 +177,16 @@ fn decade_label(exponent: i32) -> String {
     }
 }
 
-/// The SVG text of the plot of `runs`.
-pub fn render(runs: &[Run]) -> String {
-    let points = points(runs);
+/// The SVG text of the plot of `cells`.
+pub fn render(cells: &[Cell]) -> String {
+    let points = points(cells);
     let scale = Scale::of(&points);
-    let profiles = record::profiles(runs, Kind::Latency);
+    let mut profiles: Vec<&str> = Vec::new();
+    for c in cells.iter().filter(|c| c.kind() == Kind::Latency) {
+        if !profiles.contains(&c.profile()) {
+            profiles.push(c.profile());
+        }
+    }
     let mut out = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{HEIGHT}\" \
          viewBox=\"0 0 {WIDTH} {HEIGHT}\" font-family=\"sans-serif\" font-size=\"12\">\n\
@@ -185,20 +205,56 @@ pub fn render(runs: &[Run]) -> String {
             (TOP + BOTTOM) / 2.0
         ));
     }
+    let unmeasurable = points.iter().filter(|p| p.not_measurable.is_some()).count();
+    if unmeasurable > 0 {
+        out.push_str(&format!(
+            "<text class=\"not-measurable\" x=\"{:.1}\" y=\"50\" text-anchor=\"middle\" \
+             fill=\"#c00\">{unmeasurable} of {} points not measurable (oversubscribed or \
+             contended runs): drawn faded, marked ×</text>\n",
+            WIDTH / 2.0,
+            points.len()
+        ));
+    }
     out.push_str("<g class=\"points\">\n");
     for p in &points {
         let shape = profiles.iter().position(|q| *q == p.profile).unwrap_or(0);
         let tip = format!(
-            "{} {}: p99 {:.1} µs, CPU {:.1}%",
+            "{} {}: p99 {:.1} µs ({:.1}–{:.1}), CPU {:.1}% ({:.1}–{:.1}){}",
             p.profile,
             p.variant.name(),
             p.p99_us,
-            p.cpu_busy * 100.0
+            p.p99_range.0,
+            p.p99_range.1,
+            p.cpu_busy * 100.0,
+            p.cpu_range.0 * 100.0,
+            p.cpu_range.1 * 100.0,
+            p.not_measurable
+                .as_ref()
+                .map_or(String::new(), |why| format!(", NOT MEASURABLE: {why}"))
         );
+        let (x, y) = (Scale::x(p.cpu_busy), scale.y(p.p99_us));
+        // Error bars: the min–max of the runs on both axes.
         out.push_str(&format!(
-            "<g class=\"point\" transform=\"translate({:.1},{:.1})\"><title>{}</title>{}</g>\n",
-            Scale::x(p.cpu_busy),
-            scale.y(p.p99_us),
+            "<g class=\"range\" stroke=\"{c}\" stroke-width=\"1\">\
+             <line x1=\"{x:.1}\" y1=\"{:.1}\" x2=\"{x:.1}\" y2=\"{:.1}\"/>\
+             <line x1=\"{:.1}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\"/></g>\n",
+            scale.y(p.p99_range.0),
+            scale.y(p.p99_range.1),
+            Scale::x(p.cpu_range.0),
+            Scale::x(p.cpu_range.1),
+            c = colour(p.variant),
+        ));
+        let (opacity, cross) = if p.not_measurable.is_some() {
+            (
+                " opacity=\"0.35\"",
+                "<path d=\"M-7,-7L7,7M-7,7L7,-7\" stroke=\"#c00\" stroke-width=\"2\"/>",
+            )
+        } else {
+            ("", "")
+        };
+        out.push_str(&format!(
+            "<g class=\"point\" transform=\"translate({x:.1},{y:.1})\"><title>{}</title>\
+             <g{opacity}>{}</g>{cross}</g>\n",
             escape(&tip),
             marker(shape, colour(p.variant))
         ));
@@ -313,6 +369,9 @@ mod tests {
                     variant: Variant::Poll,
                     cpu_busy: 0.5,
                     p99_us,
+                    p99_range: (p99_us, p99_us),
+                    cpu_range: (0.5, 0.5),
+                    not_measurable: None,
                 })
                 .collect()
         };

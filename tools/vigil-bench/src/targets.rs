@@ -2,6 +2,7 @@
 
 //! The design targets, checked against the ratios measured in the same run.
 
+use crate::cells::{self, Cell};
 use crate::format;
 use crate::ratios::{self, Metric, Ratio};
 use crate::record::{self, Kind, Run, Variant};
@@ -60,6 +61,8 @@ pub enum Outcome {
     },
     /// Not measurable; why.
     Unknown(String),
+    /// A side's runs were oversubscribed, contended or unchecked: the figure says nothing.
+    NotMeasurable(String),
 }
 
 impl Outcome {
@@ -69,6 +72,7 @@ impl Outcome {
             Outcome::Met { .. } => "met",
             Outcome::Missed { .. } => "missed",
             Outcome::Unknown(_) => "unknown",
+            Outcome::NotMeasurable(_) => "not measurable",
         }
     }
 
@@ -79,6 +83,7 @@ impl Outcome {
             Outcome::Met { margin } => format!("met by {}", format::relative(*margin)),
             Outcome::Missed { by } => format!("missed by {}", format::relative(*by)),
             Outcome::Unknown(why) => format!("n/a ({why})"),
+            Outcome::NotMeasurable(why) => format!("not measurable ({why})"),
         }
     }
 }
@@ -89,6 +94,7 @@ impl Target {
         let figure = match self.ratio.metric {
             // The targets say "CPU", the tables "CPU busy"; both mean the busy fraction.
             Metric::CpuBusy => "CPU",
+            Metric::HostCpuPerPacket => "host stage CPU/packet",
             m => m.label(),
         };
         format!(
@@ -102,9 +108,18 @@ impl Target {
 
     /// Whether the measured ratio respects the limit.
     pub fn outcome(&self) -> Outcome {
-        let ratio = match &self.ratio.value {
+        if let Some(why) = &self.ratio.not_measurable {
+            return Outcome::NotMeasurable(why.clone());
+        }
+        let median = match &self.ratio.value {
             Ok(r) => *r,
             Err(why) => return Outcome::Unknown(why.clone()),
+        };
+        // Met only when the whole range clears the limit: judge the range's worst end.
+        let ratio = match (self.ratio.range, self.bound) {
+            (Some((_, hi)), Bound::AtMost) => hi,
+            (Some((lo, _)), Bound::AtLeast) => lo,
+            (None, _) => median,
         };
         let relative = ratio / self.limit;
         let met = match self.bound {
@@ -150,6 +165,15 @@ const CPU: Spec = Spec {
     limit_text: "0.25",
 };
 
+const HOST_CPU: Spec = Spec {
+    numerator: Variant::Adaptive,
+    denominator: Variant::Poll,
+    metric: Metric::HostCpuPerPacket,
+    bound: Bound::AtMost,
+    limit: 0.25,
+    limit_text: "0.25",
+};
+
 const WAKEUPS: Spec = Spec {
     numerator: Variant::Adaptive,
     denominator: Variant::Idle,
@@ -162,10 +186,10 @@ const WAKEUPS: Spec = Spec {
 /// The throughput limit: every policy keeps this share of the plain stack's packet rate.
 const THROUGHPUT_LIMIT: f64 = 0.7;
 
-fn target(runs: &[Run], profile: &str, kind: Kind, spec: &Spec) -> Target {
+fn target(cells: &[Cell], profile: &str, kind: Kind, spec: &Spec) -> Target {
     Target {
         ratio: ratios::between(
-            runs,
+            cells,
             profile,
             kind,
             spec.numerator,
@@ -181,18 +205,19 @@ fn target(runs: &[Run], profile: &str, kind: Kind, spec: &Spec) -> Target {
 /// Every target that applies to `runs`: latency and CPU for `burst*` profiles (bursts are
 /// what adaptive is designed for), wake-ups for every latency profile, and throughput for
 /// every policy run of every throughput profile.
-pub fn targets(runs: &[Run]) -> Vec<Target> {
+pub fn targets(runs: &[Run], cells: &[Cell]) -> Vec<Target> {
     let mut out = Vec::new();
     for profile in record::profiles(runs, Kind::Latency) {
         if profile.starts_with("burst") {
-            out.push(target(runs, profile, Kind::Latency, &P99));
-            out.push(target(runs, profile, Kind::Latency, &CPU));
+            out.push(target(cells, profile, Kind::Latency, &P99));
+            out.push(target(cells, profile, Kind::Latency, &CPU));
+            out.push(target(cells, profile, Kind::Latency, &HOST_CPU));
         }
-        out.push(target(runs, profile, Kind::Latency, &WAKEUPS));
+        out.push(target(cells, profile, Kind::Latency, &WAKEUPS));
     }
     for profile in record::profiles(runs, Kind::Throughput) {
         for variant in Variant::POLICIES {
-            if record::find(runs, profile, Kind::Throughput, variant).is_none() {
+            if cells::find(cells, profile, Kind::Throughput, variant).is_none() {
                 continue;
             }
             let spec = Spec {
@@ -203,7 +228,7 @@ pub fn targets(runs: &[Run]) -> Vec<Target> {
                 limit: THROUGHPUT_LIMIT,
                 limit_text: "0.7",
             };
-            out.push(target(runs, profile, Kind::Throughput, &spec));
+            out.push(target(cells, profile, Kind::Throughput, &spec));
         }
     }
     out
@@ -227,7 +252,7 @@ mod tests {
              profile=flood kind=throughput variant=poll throughput_pps=95000\n",
         )
         .unwrap();
-        let got: Vec<(String, String, String)> = targets(&runs)
+        let got: Vec<(String, String, String)> = targets(&runs, &cells::cells(&runs))
             .iter()
             .map(|t| {
                 (
@@ -240,6 +265,11 @@ mod tests {
         let want = [
             ("burst-1", "adaptive p99 ≤ 1.10× poll", "missed by 23%"),
             ("burst-1", "adaptive CPU ≤ 0.25× poll", "met by 11%"),
+            (
+                "burst-1",
+                "adaptive host stage CPU/packet ≤ 0.25× poll",
+                "n/a (adaptive stage CPU/packet unknown)",
+            ),
             ("burst-1", "adaptive wake-ups ≤ 0.2× idle", "met by 50%"),
             (
                 "steady",
@@ -263,9 +293,35 @@ mod tests {
              profile=burst kind=latency variant=adaptive cpu_busy=0.2\n",
         )
         .unwrap();
-        let t = &targets(&runs)[1];
+        let t = &targets(&runs, &cells::cells(&runs))[1];
         assert_eq!(t.ratio.value, Ok(0.25));
         assert_eq!(t.outcome(), Outcome::Met { margin: 0.0 });
         assert_eq!(t.outcome().describe(), "met, at the limit");
+    }
+
+    #[test]
+    fn the_whole_range_must_clear_and_contention_voids() {
+        let text = "profile=burst kind=latency variant=poll rep=0 cpu_busy=0.8 cell=a\n\
+                    profile=burst kind=latency variant=poll rep=1 cpu_busy=0.9 cell=b\n\
+                    profile=burst kind=latency variant=adaptive rep=0 cpu_busy=0.1 cell=c\n\
+                    profile=burst kind=latency variant=adaptive rep=1 cpu_busy=0.3 cell=d\n";
+        let mut runs = record::parse(text).unwrap();
+        // Medians 0.2/0.85 clear 0.25, but the worst pair (0.3/0.8) does not.
+        let t = &targets(&runs, &cells::cells(&runs))[1];
+        assert!(t.ratio.value.as_ref().unwrap() < &0.25);
+        assert_eq!(
+            t.ratio.range.map(|r| crate::format::round6(r.1)),
+            Some(0.375)
+        );
+        assert_eq!(t.outcome().name(), "missed");
+        let hosts = crate::host::parse(
+            "cell=a wall_ns=100 vcpu0=1:1:0:0\ncell=b wall_ns=100 vcpu0=1:1:0:0\n\
+             cell=c wall_ns=100 vcpu0=1:1:0:0\ncell=d wall_ns=100 vcpu0=1:1:9:0\n",
+        )
+        .unwrap();
+        cells::annotate(&mut runs, &hosts, &crate::meta::parse("").unwrap());
+        let t = &targets(&runs, &cells::cells(&runs))[1];
+        assert_eq!(t.outcome().name(), "not measurable");
+        assert!(t.outcome().describe().contains("adaptive: contended"));
     }
 }

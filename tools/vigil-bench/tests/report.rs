@@ -53,50 +53,62 @@ fn the_binary_writes_all_four_files() {
     let csv = read("results.csv");
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 19);
-    assert!(lines[0].starts_with("profile,kind,variant,sent,received,"));
+    assert!(lines[0].starts_with("profile,kind,variant,rep,sent,received,"));
+    assert!(lines[0].ends_with(",host_wall_ns,host_wait_frac,not_measurable"));
+    // The example ran 4 vCPUs on 2 host cores: every run is oversubscribed.
+    let over = "oversubscribed: 4 vCPUs on 2 host cores";
     assert_eq!(
         lines[5],
-        "burst-32x2ms,latency,adaptive,2000,2000,0,21000,50000,70000,32768,65536,131072,0.2,\
-         600,300,900,100,200,500,100,700,9000,4000,2000000000,"
+        format!(
+            "burst-32x2ms,latency,adaptive,,2000,2000,0,21000,50000,70000,32768,65536,131072,\
+             0.2,,,600,300,,,,,900,100,200,500,100,700,9000,4000,2000000000,,,,{over}"
+        )
     );
     assert_eq!(
         lines[1],
-        "burst-32x2ms,latency,plain,2000,2000,0,18000,30000,45000,,,,,,,,,,,,,,,2000000000,"
+        format!(
+            "burst-32x2ms,latency,plain,,2000,2000,0,18000,30000,45000,,,,,,,,,,,,,,,,,,,,,\
+             2000000000,,,,{over}"
+        )
     );
     // 40 wake-ups over 900000 packets: 0.0444... per 1000, rounded to six decimals.
-    assert!(lines[18].contains(",1,40,0.044444,"), "{}", lines[18]);
+    assert!(lines[18].contains(",1,,,40,0.044444,"), "{}", lines[18]);
     // Passed-through keys stay out of the CSV.
     assert!(!csv.contains("first_try"));
 
     // Markdown.
     let md = read("results.md");
+    let nm = "not measurable (adaptive: oversubscribed: 4 vCPUs on 2 host cores)";
     for want in [
         "- **kernel**: 7.3.4 bench\n",
         "- **host\\_cores**: 2\n",
         "32 packets every 2 ms\n",
-        "| adaptive | 21.0 | 50.0 | 70.0 | 65.5 | 20.0% | 300.0 | 900 | 700 | 2000/2000 | 0 |\n",
-        "| adaptive | 22.0 | 54.1 | 90.0 | 65.5 | 45.0% | 100.0 | 30000 | 160 | 1500/2000 | 3 |\n",
-        "| plain | 18.0 | 30.0 | 45.0 | – | – | – | – | – | 2000/2000 | 0 |\n",
-        "| adaptive/poll p99 | 0.50 |\n",
-        "| timeout/poll CPU busy | 0.60 |\n",
-        "| timeout/poll CPU busy | n/a (timeout CPU busy unknown) |\n",
-        "| adaptive/poll p99 | n/a (no poll run) |\n",
-        "| adaptive/idle wake-ups | n/a (idle wake-ups is 0) |\n",
-        "| burst-32x2ms | adaptive p99 ≤ 1.10× poll | 0.50 | met by 55% |\n",
-        "| burst-32x2ms | adaptive CPU ≤ 0.25× poll | 0.25 | met, at the limit |\n",
-        "| burst-8x40us | adaptive p99 ≤ 1.10× poll | 1.35 | missed by 23% |\n",
-        "| burst-8x40us | adaptive CPU ≤ 0.25× poll | 0.50 | missed by 100% |\n",
-        "| burst-8x40us | adaptive wake-ups ≤ 0.2× idle | 0.07 | met by 67% |\n",
-        "| steady-2000pps | adaptive wake-ups ≤ 0.2× idle | – | n/a (idle wake-ups is 0) |\n",
-        "| flood | timeout throughput ≥ 0.7× plain | 0.60 | missed by 14% |\n",
-        "| flood | adaptive throughput ≥ 0.7× plain | 0.90 | met by 29% |\n",
-        "| plain | 100000 | 1.00 |\n",
-        "| timeout | 60000 | 0.60 |\n",
+        "Each cell (profile × variant) ran 1 time,",
+        "more than 2% of the run",
+        "**18 of 18 cells are not measurable**",
+        "- burst-8x40us poll (latency): oversubscribed: 4 vCPUs on 2 host cores\n",
+        "| adaptive | 1 | 21.0 | 50.0 | 70.0 | 65.5 | 20.0% | – | 300.0 | – | 900 | 2000/2000 | – \
+         | **not measurable**: oversubscribed: 4 vCPUs on 2 host cores |\n",
+        "| adaptive | 1 | 22.0 | 54.1 | 90.0 | 65.5 | 45.0% | – | 100.0 | – | 30000 | 1500/2000 \
+         | – | **not measurable**",
+        "| plain | 1 | 18.0 | 30.0 | 45.0 | – | – | – | – | – | – | 2000/2000 | – | **not",
+        "| timeout/poll CPU busy | not measurable (timeout: oversubscribed: 4 vCPUs on 2 host \
+         cores); 0.60 |\n",
+        "| timeout/poll CPU busy | not measurable (timeout: oversubscribed: 4 vCPUs on 2 host \
+         cores); n/a (timeout CPU busy unknown) |\n",
+        "| timeout/poll p99 | n/a (no timeout run) |\n",
+        "| adaptive/idle wake-ups | not measurable (adaptive: oversubscribed: 4 vCPUs on 2 host \
+         cores); n/a (idle wake-ups is 0) |\n",
+        &format!("| burst-32x2ms | adaptive p99 ≤ 1.10× poll | 0.50 | {nm} |\n"),
+        &format!("| burst-8x40us | adaptive p99 ≤ 1.10× poll | 1.35 | {nm} |\n"),
+        &format!("| burst-8x40us | adaptive host stage CPU/packet ≤ 0.25× poll | – | {nm} |\n"),
+        "| flood | timeout throughput ≥ 0.7× plain | 0.60 | not measurable (timeout: \
+         oversubscribed: 4 vCPUs on 2 host cores) |\n",
+        "| timeout | 1 | 60000 | not measurable (timeout: oversubscribed: 4 vCPUs on 2 host \
+         cores); 0.60 | **not measurable**",
         "### burst-32x2ms (`sim-burst-32x2ms.json`)\n",
         "| adaptive | 50.0 | 60.0 | 20.0% | 19.0% | 300.0 | 200.0 |\n",
-        "| adaptive/poll p99 | 0.50 | 0.60 |\n",
-        "| adaptive/poll CPU busy | 0.25 | 0.20 |\n",
-        "| adaptive/idle wake-ups | 0.15 | 0.10 |\n",
+        &format!("| adaptive/poll p99 | {nm}; 0.50 | 0.60 |\n"),
         "![p99 latency against CPU busy](p99-vs-cpu.svg)\n",
     ] {
         assert!(md.contains(want), "results.md lacks {want:?}:\n{md}");
@@ -134,10 +146,25 @@ fn the_binary_writes_all_four_files() {
     let Some(Value::Array(targets)) = json.get("targets") else {
         panic!("no targets array")
     };
-    let missed = &targets[3];
-    assert_eq!(missed.get("status").and_then(Value::as_str), Some("missed"));
-    assert_eq!(missed.get("ratio"), Some(&Value::Number(1.353)));
-    assert_eq!(missed.get("margin"), Some(&Value::Number(-0.23)));
+    let voided = &targets[4];
+    assert_eq!(
+        voided.get("status").and_then(Value::as_str),
+        Some("not measurable")
+    );
+    assert_eq!(voided.get("ratio"), Some(&Value::Number(1.353)));
+    assert_eq!(voided.get("margin"), Some(&Value::Null));
+    assert_eq!(runs[4].get("measurable"), Some(&Value::Bool(false)));
+    let Some(Value::Array(cells)) = json.get("cells") else {
+        panic!("no cells array")
+    };
+    assert_eq!(cells.len(), 18);
+    assert_eq!(
+        cells[4]
+            .get("figures")
+            .and_then(|f| f.get("app_p99_ns"))
+            .and_then(|f| f.get("median")),
+        Some(&Value::Number(50000.0))
+    );
     let Some(Value::Array(sims)) = json.get("simulator") else {
         panic!("no simulator array")
     };
@@ -159,9 +186,10 @@ fn the_binary_writes_all_four_files() {
 #[test]
 fn the_plot_has_one_point_per_run_where_it_belongs() {
     let report = Report::load(&raw()).unwrap();
-    let svg = vigil_bench::svg::render(&report.runs);
+    let svg = vigil_bench::svg::render(&report.cells);
     assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"800\""));
-    assert!(svg.contains("p99 latency vs CPU busy, one point per policy per profile"));
+    assert!(svg.contains("p99 latency vs CPU busy, median and min–max per policy per profile"));
+    assert!(svg.contains("10 of 10 points not measurable"));
     // (tooltip, CPU busy, p99 µs) of every latency run with both figures; the plain burst
     // runs and burst-8x40us's timeout have no CPU busy, and flood is a throughput profile.
     let want = [
@@ -194,7 +222,11 @@ fn the_plot_has_one_point_per_run_where_it_belongs() {
     // area's 390 pixels hold two decades, from y = 450 (10 µs) up to y = 60 (1000 µs); x runs
     // from 80 (0) to 600 (1).
     for ((title, xy), (want_title, cpu, p99_us)) in points.iter().zip(want) {
-        assert_eq!(title, want_title);
+        // The tooltip gives the median, then the range, then why it is not measurable.
+        let (head, cpu_text) = want_title.split_once(", CPU").unwrap();
+        assert!(title.starts_with(head), "{title}");
+        assert!(title.contains(&format!("CPU{cpu_text}")), "{title}");
+        assert!(title.ends_with("NOT MEASURABLE: oversubscribed: 4 vCPUs on 2 host cores"));
         let x = 80.0 + cpu * 520.0;
         let y = 450.0 - (f64::log10(p99_us) - 1.0) / 2.0 * 390.0;
         assert_eq!(xy, &format!("{x:.1},{y:.1}"), "{title}");
@@ -211,7 +243,16 @@ fn the_plot_has_one_point_per_run_where_it_belongs() {
 
 #[test]
 fn the_computed_ratios_and_targets_are_exact() {
-    let report = Report::load(&raw()).unwrap();
+    let loaded = Report::load(&raw()).unwrap();
+    // As loaded, the example is oversubscribed (4 vCPUs on 2 host cores): no target holds.
+    assert!(loaded
+        .targets
+        .iter()
+        .all(|t| t.outcome().name() == "not measurable"));
+    // The arithmetic, on the same runs without the host's verdict.
+    let text = fs::read_to_string(raw().join("runs.txt")).unwrap();
+    let runs = vigil_bench::record::parse(&text).unwrap();
+    let report = Report::new(loaded.meta.clone(), runs, loaded.sims.clone());
     let ratios: Vec<(String, String, Result<f64, String>)> = report
         .ratios
         .iter()
@@ -224,6 +265,11 @@ fn the_computed_ratios_and_targets_are_exact() {
         vec![
             (p.clone(), "adaptive/poll p99".to_string(), Ok(0.5)),
             (p.clone(), "adaptive/poll CPU busy".to_string(), Ok(0.25)),
+            (
+                p.clone(),
+                "adaptive/poll stage CPU/packet".to_string(),
+                Err("adaptive stage CPU/packet unknown".to_string())
+            ),
             (p.clone(), "adaptive/idle wake-ups".to_string(), Ok(0.15)),
             (p.clone(), "timeout/poll p99".to_string(), Ok(1.5)),
             (p, "timeout/poll CPU busy".to_string(), Ok(0.6)),
@@ -246,9 +292,11 @@ fn the_computed_ratios_and_targets_are_exact() {
         vec![
             "burst-32x2ms adaptive p99 ≤ 1.10× poll: met",
             "burst-32x2ms adaptive CPU ≤ 0.25× poll: met",
+            "burst-32x2ms adaptive host stage CPU/packet ≤ 0.25× poll: unknown",
             "burst-32x2ms adaptive wake-ups ≤ 0.2× idle: met",
             "burst-8x40us adaptive p99 ≤ 1.10× poll: missed",
             "burst-8x40us adaptive CPU ≤ 0.25× poll: missed",
+            "burst-8x40us adaptive host stage CPU/packet ≤ 0.25× poll: unknown",
             "burst-8x40us adaptive wake-ups ≤ 0.2× idle: met",
             "steady-2000pps adaptive wake-ups ≤ 0.2× idle: unknown",
             "flood idle throughput ≥ 0.7× plain: met",
@@ -258,7 +306,7 @@ fn the_computed_ratios_and_targets_are_exact() {
         ]
     );
     // 54120 / 40000 = 1.353, 23% over the 1.10 limit.
-    let Outcome::Missed { by } = report.targets[3].outcome() else {
+    let Outcome::Missed { by } = report.targets[4].outcome() else {
         panic!("burst-8x40us p99 target met")
     };
     assert!((by - 0.23).abs() < 1e-9, "{by}");

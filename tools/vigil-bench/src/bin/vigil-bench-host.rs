@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `vigil-bench-host`: the host side of `make bench`.
+//!
+//! ```text
+//! vigil-bench-host --qmp SOCKET --sync DIR --out FILE [--cores LIST] [--wait-secs N]
+//! ```
+//!
+//! Connects to the VM's QMP socket, reads the vCPU thread ids with `query-cpus-fast`, pins
+//! vCPU *i* to host core *i* of `--cores` (default 0, 1, ...: one core each) with
+//! `taskset -p -c`, then serves the guest's cell marks: the guest writes `DIR/req` holding
+//! `SEQ begin CELL`, `SEQ end CELL` or `SEQ done` and a newline; this tool samples every vCPU thread's
+//! `schedstat` (host CPU time and run-queue wait) and the host's monotonic clock, writes `SEQ`
+//! to `DIR/ack`, and on `end` appends the cell's deltas to `FILE` (one
+//! `vigil_bench::host::HostCell` line). It exits on `done` or when the VM is gone.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::{Duration, Instant};
+
+use vigil_bench::host::{self, HostCell, ThreadTimes, VcpuCell};
+
+struct Options {
+    qmp: PathBuf,
+    sync: PathBuf,
+    out: PathBuf,
+    cores: Option<Vec<u32>>,
+    wait: Duration,
+}
+
+fn parse_args() -> Result<Options, String> {
+    let mut args = std::env::args().skip(1);
+    let (mut qmp, mut sync, mut out, mut cores, mut wait) = (None, None, None, None, 600);
+    while let Some(arg) = args.next() {
+        let value = args.next().ok_or_else(|| format!("{arg} needs a value"))?;
+        match arg.as_str() {
+            "--qmp" => qmp = Some(PathBuf::from(value)),
+            "--sync" => sync = Some(PathBuf::from(value)),
+            "--out" => out = Some(PathBuf::from(value)),
+            "--cores" => {
+                cores = Some(
+                    value
+                        .split(',')
+                        .map(|c| c.parse().map_err(|_| format!("bad core `{c}`")))
+                        .collect::<Result<Vec<u32>, String>>()?,
+                )
+            }
+            "--wait-secs" => wait = value.parse().map_err(|_| "bad --wait-secs".to_string())?,
+            _ => return Err(format!("unknown argument `{arg}`")),
+        }
+    }
+    Ok(Options {
+        qmp: qmp.ok_or("--qmp is required")?,
+        sync: sync.ok_or("--sync is required")?,
+        out: out.ok_or("--out is required")?,
+        cores,
+        wait: Duration::from_secs(wait),
+    })
+}
+
+/// The vCPU threads, once QEMU has opened its socket.
+fn connect(path: &Path, wait: Duration) -> Result<Vec<(u32, u32)>, String> {
+    let start = Instant::now();
+    loop {
+        match host::vcpu_threads(path) {
+            Ok(t) if !t.is_empty() => return Ok(t),
+            Ok(_) => {}
+            Err(e) if start.elapsed() > wait => return Err(e.0),
+            Err(_) => {}
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn sample(threads: &[(u32, u32)]) -> Option<(Instant, Vec<ThreadTimes>)> {
+    let now = Instant::now();
+    let times = threads
+        .iter()
+        .map(|&(_, tid)| ThreadTimes::read(tid).ok())
+        .collect::<Option<Vec<_>>>()?;
+    Some((now, times))
+}
+
+fn run(o: Options) -> Result<(), String> {
+    let threads = connect(&o.qmp, o.wait)?;
+    let cores = o.cores.unwrap_or_else(|| {
+        let n = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
+        (0..n).collect()
+    });
+    let mut out = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&o.out)
+        .map_err(|e| format!("{}: {e}", o.out.display()))?;
+    for (i, &(cpu, tid)) in threads.iter().enumerate() {
+        let core = cores[i % cores.len()];
+        let ok = Command::new("taskset")
+            .args(["-p", "-c", &core.to_string(), &tid.to_string()])
+            .output()
+            .map(|s| s.status.success())
+            .unwrap_or(false);
+        let state = if ok { "pinned" } else { "NOT pinned" };
+        writeln!(out, "# vcpu{cpu} thread {tid} {state} to host core {core}")
+            .map_err(|e| e.to_string())?;
+        eprintln!("vigil-bench-host: vcpu{cpu} (thread {tid}) {state} to host core {core}");
+    }
+    let req = o.sync.join("req");
+    let ack = o.sync.join("ack");
+    let ack_tmp = o.sync.join("ack.tmp");
+    let mut last = 0u64;
+    let mut begun: Option<(String, Instant, Vec<ThreadTimes>)> = None;
+    loop {
+        if threads
+            .iter()
+            .any(|&(_, tid)| !Path::new(&format!("/proc/{tid}")).exists())
+        {
+            return Ok(());
+        }
+        let text = fs::read_to_string(&req).unwrap_or_default();
+        // A request is whole once its newline is there (the guest writes it in one go).
+        let text = if text.ends_with('\n') {
+            text
+        } else {
+            String::new()
+        };
+        let mut words = text.split_whitespace();
+        let seq = words.next().and_then(|s| s.parse::<u64>().ok());
+        let Some(seq) = seq.filter(|&s| s > last) else {
+            std::thread::sleep(Duration::from_millis(2));
+            continue;
+        };
+        let what = words.next().unwrap_or("");
+        let cell = words.next().unwrap_or("").to_string();
+        let now = sample(&threads);
+        match (what, now) {
+            ("begin", Some((t, times))) => begun = Some((cell, t, times)),
+            ("end", Some((t1, times1))) => {
+                if let Some((name, t0, times0)) = begun.take().filter(|b| b.0 == cell) {
+                    let vcpus = threads
+                        .iter()
+                        .zip(times0.iter().zip(&times1))
+                        .map(|(&(cpu, tid), (a, b))| VcpuCell {
+                            cpu,
+                            tid,
+                            run_ns: b.run_ns.saturating_sub(a.run_ns),
+                            wait_ns: b.wait_ns.saturating_sub(a.wait_ns),
+                            wakeups: b.sleeps.saturating_sub(a.sleeps),
+                        })
+                        .collect();
+                    let hc = HostCell {
+                        cell: name,
+                        wall_ns: (t1 - t0).as_nanos() as u64,
+                        vcpus,
+                    };
+                    writeln!(out, "{}", hc.to_line()).map_err(|e| e.to_string())?;
+                }
+            }
+            ("done", _) => {
+                let _ = fs::write(&ack_tmp, format!("{seq}\n"));
+                let _ = fs::rename(&ack_tmp, &ack);
+                return Ok(());
+            }
+            _ => {}
+        }
+        last = seq;
+        fs::write(&ack_tmp, format!("{seq}\n")).map_err(|e| e.to_string())?;
+        fs::rename(&ack_tmp, &ack).map_err(|e| e.to_string())?;
+    }
+}
+
+fn main() -> ExitCode {
+    match parse_args().and_then(run) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("vigil-bench-host: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
