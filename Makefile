@@ -8,6 +8,8 @@
 #   make demo            boot the test VM, load vigil, send traffic, show the counters
 #   make check           run every test (host, KUnit, VM integration); ends with
 #                        "N passed, N failed"
+#   make selftests       the kernel's netfilter, bridge and VRF selftests in the VM, with
+#                        vigil off and on; table in Documentation/selftests.rst
 #   make bench           benchmark every policy side by side in the VM (bench kernel)
 #                        and the simulator; results in Documentation/bench/
 #   make clippy          build the module with the kernel's CLIPPY=1
@@ -30,7 +32,7 @@ KMAKE = PATH=$(LLVM_BIN):$(VIGIL_CACHE)/tools/bin:$$PATH $(MAKE) -C $(KDIR) M=$(
 	LLVM=1 RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc \
 	CLIPPY_DRIVER=/usr/bin/clippy-driver BINDGEN=$(VIGIL_CACHE)/tools/bin/bindgen
 
-.PHONY: all module clippy demo check bench fmt fmtcheck tools clean setup
+.PHONY: all module clippy demo check selftests bench fmt fmtcheck tools clean setup
 
 all: module
 
@@ -51,6 +53,9 @@ demo:
 
 check:
 	tools/testing/run-tests.sh
+
+selftests:
+	tools/testing/selftests.sh
 
 bench:
 	tools/testing/bench.sh

@@ -43,12 +43,19 @@ finish() {
 	exit
 }
 
-if ! tools/testing/setup.sh --variant debug; then
+# --selftests: the programs integration/kernel-selftests.sh and the others run.
+if ! tools/testing/setup.sh --variant debug --selftests; then
 	record 1 "setup (toolchain and test kernel)"
 	finish
 fi
 record 0 "setup (toolchain and test kernel)"
 kdir=$(vigil_kdir debug)
+# The kernel's selftests that integration/kernel-selftests.sh runs, with their C helpers
+# built on the host (the guest sees the host's files read-only).
+tools/testing/selftests.sh --prepare >"$out/selftests-prepare.log" 2>&1
+rc=$?
+[ $rc = 0 ] || tail -n 20 "$out/selftests-prepare.log"
+record $rc "the kernel's selftests prepared for the VM"
 echo "setup took $(($(date +%s) - start))s"
 
 # A module build that warns fails: the module must build clean.
