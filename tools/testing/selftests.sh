@@ -239,8 +239,9 @@ command="make selftests"
 		echo "======================="
 		echo
 		echo "Each of the netfilter selftests not in the table above was timed once in the same VM"
-		echo "with vigil off, on a machine busy with other work too (the tests above took about"
-		echo "half their time then); they would not fit in the 30 minutes of three runs"
+		echo "with vigil off, mostly while the machine was busy with other work too (the tests"
+		echo "above took up to twice their time then); they would not fit in the 30 minutes"
+		echo "of three runs"
 		echo "(\`\`selftests.sh --all\`\` runs them too). Seconds (300+: killed at 300 s):"
 		echo
 		for s in "${VIGIL_SELFTESTS_SLOW[@]}"; do
