@@ -13,7 +13,6 @@ VIGIL_CACHE=${VIGIL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vigil}
 # that skip here, and a few bridge and VRF ones from net/.
 VIGIL_SELFTESTS=(
 	"netfilter/conntrack_dump_flush.sh 3"
-	"netfilter/nf_nat_edemux.sh 26"
 	"netfilter/conntrack_tcp_unreplied.sh 25"
 	"netfilter/conntrack_reverse_clash.sh 9"
 	"netfilter/nft_conntrack_helper.sh 17"
@@ -21,9 +20,9 @@ VIGIL_SELFTESTS=(
 	"netfilter/br_netfilter_queue.sh 35"
 	"netfilter/bridge_brouter.sh 15"
 	"netfilter/nft_synproxy.sh 20"
-	"netfilter/conntrack_ipip_mtu.sh 57"
-	"netfilter/nft_meta.sh 46"
-	"netfilter/nft_fib_nexthop.sh 22"
+	"netfilter/conntrack_ipip_mtu.sh 32"
+	"netfilter/nft_meta.sh 22"
+	"netfilter/nft_fib_nexthop.sh 23"
 	"test_vxlan_under_vrf.sh 24"
 	"netfilter/vxlan_mtu_frag.sh 20"
 	"netfilter/conntrack_vrf.sh 16"
@@ -38,10 +37,12 @@ VIGIL_SELFTESTS=(
 	"test_bridge_backup_port.sh 1"
 )
 
-# Left out of `make selftests` for their time ("TEST SECONDS" as above, but
+# Left out of `make selftests`, for their time ("TEST SECONDS" as above, but
 # mostly timed on a busy machine: up to twice what they take on an idle one;
-# 300+: killed after 300 s). `selftests.sh --all` runs them too.
-VIGIL_SELFTESTS_SLOW=(
+# 300+: killed after 300 s), or as unreliable under TCG (their note says why).
+# `selftests.sh --all` runs them too.
+VIGIL_SELFTESTS_LEFT_OUT=(
+	"netfilter/nf_nat_edemux.sh 17"
 	"netfilter/br_netfilter.sh 229"
 	"netfilter/conntrack_clash.sh 300+"
 	"netfilter/conntrack_resize.sh 300+"
@@ -80,10 +81,11 @@ declare -A VIGIL_SELFTEST_NOTES=(
 your kernel?\": \`\`ip vrf exec\`\` needs cgroup2 and BPF (CGROUPS, CGROUP_BPF,
 BPF_SYSCALL), which the test kernel leaves out, so its three masquerade + sport rewrite
 connections fail; the rest of it runs."
-	[netfilter/nf_nat_edemux.sh]="Timing, under TCG: it passes now and then. Its redirected
-connections live 5 s (\`\`sleep 5 | socat\`\`), and when they closed before the check
-ran, conntrack shows them in TIME_WAIT or CLOSE: \"Did not find expected state for dport
-5202\", then \"socat cannot connect to service via redirect\"."
+	[netfilter/nf_nat_edemux.sh]="Left out as unreliable under TCG: it failed in 2 of 8 runs,
+with vigil off and on alike. Its redirected connections live 5 s (\`\`sleep 5 | socat\`\`);
+when they have closed before the check runs, conntrack shows them in TIME_WAIT or CLOSE:
+\"Did not find expected state for dport 5202\", then \"socat cannot connect to service via
+redirect\"."
 	[netfilter/conntrack_sctp_collision.sh]="\"Could not load sctp module\": the test
 kernel has no IP_SCTP."
 	[netfilter/ipvs.sh]="\"could not run test without ipvs module\": the test kernel has no
@@ -166,7 +168,7 @@ vigil_selftests_build() {
 	cp -a "$src/net/lib.sh" "$dest/net/"
 	cp -a "$src/net/lib/sh" "$dest/net/lib/"
 	cp -a "$src/net/netfilter" "$dest/net/"
-	for t in "${VIGIL_SELFTESTS[@]%% *}" "${VIGIL_SELFTESTS_SLOW[@]%% *}"; do
+	for t in "${VIGIL_SELFTESTS[@]%% *}" "${VIGIL_SELFTESTS_LEFT_OUT[@]%% *}"; do
 		[ -e "$dest/net/$t" ] || cp -a "$src/net/$t" "$dest/net/$t"
 	done
 	# Loading vigil.ko taints the kernel as out-of-tree (O), maybe unsigned
@@ -212,7 +214,7 @@ vigil_selftests_prepare() {
 	local kdir=$1 key dest
 	key=$( {
 		declare -f vigil_selftests_build
-		printf '%s\n' "${VIGIL_SELFTESTS[@]%% *}" "${VIGIL_SELFTESTS_SLOW[@]%% *}" \
+		printf '%s\n' "${VIGIL_SELFTESTS[@]%% *}" "${VIGIL_SELFTESTS_LEFT_OUT[@]%% *}" \
 			"${VIGIL_SELFTEST_HELPERS[@]}" "$VIGIL_TAINT_OURS"
 		readlink -f "$kdir"
 		cat "$kdir/modules.builtin"
@@ -262,7 +264,7 @@ vigil_selftest_delta() {
 # $VIGIL_SELFTEST_TIMEOUT; so that one hung test cannot take a whole run.
 vigil_selftest_timeout() {
 	local e secs=
-	for e in "${VIGIL_SELFTESTS[@]}" "${VIGIL_SELFTESTS_SLOW[@]}"; do
+	for e in "${VIGIL_SELFTESTS[@]}" "${VIGIL_SELFTESTS_LEFT_OUT[@]}"; do
 		[ "${e%% *}" != "$1" ] || secs=${e##* }
 	done
 	secs=${secs%+}

@@ -14,11 +14,11 @@
 # --prepare   only install the packages and build the tests' C helpers into
 #             $VIGIL_CACHE/selftests (what the guest side needs; `make check`'s
 #             integration/kernel-selftests.sh uses them), print the folder.
-# --all       also run the tests left out for their time.
+# --all       also run the tests left out (for their time, or as unreliable).
 # --tests     run these (paths under tools/testing/selftests/net/) instead.
 # --timeout   seconds per test (default $VIGIL_SELFTEST_TIMEOUT); --budget:
 #             seconds per run after which the remaining tests are not started
-#             (0: none).
+#             (0: none; default 480, or $VIGIL_SELFTEST_BUDGET_RUN).
 # Only a run of the default lists in all three settings rewrites
 # Documentation/selftests.rst; every run writes out/selftests/selftests.rst.
 set -euo pipefail
@@ -65,7 +65,7 @@ ko=$out/module/vigil.ko
 
 if [ ${#tests[@]} = 0 ]; then
 	tests=("${VIGIL_SELFTESTS[@]%% *}")
-	[ $all = 0 ] || tests+=("${VIGIL_SELFTESTS_SLOW[@]%% *}")
+	[ $all = 0 ] || tests+=("${VIGIL_SELFTESTS_LEFT_OUT[@]%% *}")
 fi
 # One boot per run: a crash or a splat stays with the run that caused it.
 # The guest's clock bounds the run (--budget); the VM's own limit is a backstop.
@@ -234,19 +234,19 @@ command="make selftests"
 			"$out/$m/vigil.txt" 2>/dev/null | paste -sd, | sed 's/,/, /g')"
 	done
 	echo
-	if [ ${#VIGIL_SELFTESTS_SLOW[@]} != 0 ]; then
-		echo "Left out for their time"
-		echo "======================="
+	if [ ${#VIGIL_SELFTESTS_LEFT_OUT[@]} != 0 ]; then
+		echo "Left out"
+		echo "========"
 		echo
 		echo "Each of the netfilter selftests not in the table above was timed once in the same VM"
 		echo "with vigil off, mostly while the machine was busy with other work too (the tests"
-		echo "above took up to twice their time then); they would not fit in the 30 minutes"
-		echo "of three runs"
-		echo "(\`\`selftests.sh --all\`\` runs them too). Seconds (300+: killed at 300 s):"
+		echo "above took up to twice their time then). Together they would not fit in the 30"
+		echo "minutes of three runs, or they are unreliable under TCG (\`\`selftests.sh --all\`\`"
+		echo "runs them too). Seconds (300+: killed at 300 s):"
 		echo
-		for s in "${VIGIL_SELFTESTS_SLOW[@]}"; do
+		for s in "${VIGIL_SELFTESTS_LEFT_OUT[@]}"; do
 			note=
-			[ -z "${VIGIL_SELFTEST_NOTES[${s%% *}]:-}" ] || note=", cannot pass in the VM either (below)"
+			[ -z "${VIGIL_SELFTEST_NOTES[${s%% *}]:-}" ] || note=" (see below)"
 			echo "- \`\`${s%% *}\`\`: ${s#* }$note"
 		done
 		echo
@@ -258,7 +258,7 @@ command="make selftests"
 	echo "These skip or fail without vigil doing anything; the reasons come from their output"
 	echo "(\`\`out/selftests/off/TEST.log\`\`). Those left out were seen in their timing run."
 	echo
-	for t in "${tests[@]}" "${VIGIL_SELFTESTS_SLOW[@]%% *}"; do
+	for t in "${tests[@]}" "${VIGIL_SELFTESTS_LEFT_OUT[@]%% *}"; do
 		r=$(cell off "$t")
 		case $r in
 		pass) continue ;;
