@@ -13,7 +13,7 @@ use crate::{
     histogram::BUCKETS,
     netfilter::Registration,
     parse::{self, ParseError},
-    pipeline::{Pipeline, PipelineConfig, StageConfig},
+    pipeline::{Pipeline, PipelineConfig, StageConfig, DRAIN_TIMEOUT_MS},
     policy::{Params, Policy, Reason},
     seen::SeenCounter,
     stats::{DropReason, Skip, Stats},
@@ -47,9 +47,6 @@ struct State {
     /// The counting hook, registered while the pipeline runs.
     seen: Option<Pin<KBox<Registration<SeenCounter>>>>,
 }
-
-/// How long a replaced or disabled pipeline may take to drain before what it holds is dropped.
-const DRAIN_TIMEOUT_MS: u32 = 5000;
 
 /// `burst_gap_ns` by default: packets of a burst from one sender enter well within it.
 pub(crate) const DEFAULT_BURST_GAP_NS: u64 = 20_000;

@@ -611,8 +611,9 @@ pub(crate) struct Pipeline {
     _dev: NapiDevice,
 }
 
-/// How long a stopping pipeline waits for its queues to drain, by default.
-const DRAIN_TIMEOUT_MS: u32 = 5000;
+/// How long a stopping, replaced or disabled pipeline waits for its queues to drain before
+/// what it holds is dropped.
+pub(crate) const DRAIN_TIMEOUT_MS: u32 = 5000;
 
 impl Pipeline {
     /// Builds the stages and starts stealing packets. A `held` pipeline queues what it takes
