@@ -6,18 +6,16 @@
 //! runs stops it (which drains it), applies the new configuration and starts it again.
 
 use crate::{
-    config::{
-        CpuList, HookPoint, Match, NetnsScope, Ops, Rules, MAX_HELD_BYTES, MAX_HELD_PACKETS,
-        MAX_QUEUE_LEN, MAX_STAGES, MAX_WINDOW_NS, MAX_WORK_NS,
-    },
+    abi::{Counter, Scope, COUNTERS, SETTINGS},
+    config::{Config, MAX_STAGES},
     histogram::BUCKETS,
     netfilter::Registration,
     parse::{self, ParseError},
-    pipeline::{Pipeline, PipelineConfig, StageConfig, DRAIN_TIMEOUT_MS},
-    policy::{Params, Policy, Reason},
+    pipeline::{Pipeline, DRAIN_TIMEOUT_MS},
+    policy::Reason,
     seen::SeenCounter,
     stats::{DropReason, Skip, Stats},
-    sysfs::{Attr, ShowBuf, MODE_WO},
+    sysfs::{Attr, ShowBuf},
     sysfs_emit,
 };
 use core::fmt::Write;
@@ -34,22 +32,12 @@ fn errno(e: ParseError) -> Error {
     }
 }
 
-/// Everything the administrator sets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Config {
-    enabled: bool,
-    pipeline: PipelineConfig,
-}
-
 struct State {
     cfg: Config,
     running: Option<Pipeline>,
     /// The counting hook, registered while the pipeline runs.
     seen: Option<Pin<KBox<Registration<SeenCounter>>>>,
 }
-
-/// `burst_gap_ns` by default: packets of a burst from one sender enter well within it.
-pub(crate) const DEFAULT_BURST_GAP_NS: u64 = 20_000;
 
 /// The module's control: configuration, the running pipeline, the counters.
 #[pin_data]
@@ -61,40 +49,11 @@ pub(crate) struct Control {
 }
 
 impl Control {
-    /// The defaults: disabled, 3 stages spread over the CPUs, adaptive.
-    pub(crate) fn new(stats: Arc<Stats>, nr_cpus: u32) -> impl PinInit<Self> {
+    /// Every setting at its default (`abi::SETTINGS`).
+    pub(crate) fn new(stats: Arc<Stats>, nr_cpus: u32) -> Result<impl PinInit<Self>> {
         let nr = nr_cpus.clamp(1, crate::config::MAX_CPUS);
-        let stage = core::array::from_fn(|k| StageConfig {
-            cpus: CpuList(1 << (k as u32 % nr)),
-            ops: match k {
-                0 => Ops::PARSE,
-                1 => Ops::RULES,
-                _ => Ops(0),
-            },
-            work_ns: 0,
-        });
-        let cfg = Config {
-            enabled: false,
-            pipeline: PipelineConfig {
-                stages: 3,
-                stage,
-                params: Params {
-                    policy: Policy::Adaptive,
-                    window_ns: 50_000,
-                    backlog_threshold: 1,
-                    burst_gap_ns: DEFAULT_BURST_GAP_NS,
-                },
-                queue_len: 1024,
-                hook: HookPoint::PreRouting,
-                matcher: Match::All,
-                rules: Rules::default(),
-                netns: NetnsScope::Init,
-                netns_quota: 256,
-                max_held_packets: 65536,
-                max_held_bytes: 64 << 20,
-            },
-        };
-        pin_init!(Self {
+        let cfg = Config::defaults(nr).map_err(errno)?;
+        Ok(pin_init!(Self {
             state <- new_mutex!(
                 State {
                     cfg,
@@ -105,7 +64,7 @@ impl Control {
             ),
             stats,
             nr_cpus: nr,
-        })
+        }))
     }
 
     fn config(&self) -> Config {
@@ -163,254 +122,76 @@ impl Control {
     }
 }
 
-fn show_version(_: &Control, buf: &mut ShowBuf<'_>) -> Result {
+fn show_version(_: &Control, _: usize, buf: &mut ShowBuf<'_>) -> Result {
     sysfs_emit!(buf, "{}\n", crate::VERSION)
 }
 
-fn show_enabled(c: &Control, buf: &mut ShowBuf<'_>) -> Result {
-    sysfs_emit!(buf, "{}\n", u8::from(c.config().enabled))
+/// Shows setting `SETTINGS[i]` of stage `stage` (0 for the top-level ones).
+fn show_setting(c: &Control, i: usize, stage: usize, buf: &mut ShowBuf<'_>) -> Result {
+    let s = SETTINGS.get(i).ok_or(EINVAL)?;
+    c.config().show(s.key, stage, buf).map_err(|_| EFBIG)
 }
 
-fn store_enabled(c: &Control, input: &[u8]) -> Result {
-    let on = parse::parse_bool(input).map_err(errno)?;
-    c.update(|cfg| {
-        cfg.enabled = on;
-        Ok(())
-    })
+/// Parses a write to setting `SETTINGS[i]` of stage `stage` and applies it.
+fn store_setting(c: &Control, i: usize, stage: usize, input: &[u8]) -> Result {
+    let s = SETTINGS.get(i).ok_or(EINVAL)?;
+    let v = s.kind.parse(input, c.nr_cpus).map_err(errno)?;
+    c.update(|cfg| cfg.apply(s.key, stage, v).map_err(errno))
 }
 
-fn show_policy(c: &Control, buf: &mut ShowBuf<'_>) -> Result {
-    let current = c.config().pipeline.params.policy;
-    for (i, p) in Policy::ALL.into_iter().enumerate() {
-        let sep = if i == 0 { "" } else { " " };
-        if p == current {
-            sysfs_emit!(buf, "{sep}[{}]", p.name())?;
-        } else {
-            sysfs_emit!(buf, "{sep}{}", p.name())?;
+fn show_root_setting(c: &Control, i: usize, buf: &mut ShowBuf<'_>) -> Result {
+    show_setting(c, i, 0, buf)
+}
+
+fn store_root_setting(c: &Control, i: usize, input: &[u8]) -> Result {
+    store_setting(c, i, 0, input)
+}
+
+/// The files of `scope` in `SETTINGS`, each with the table index its callbacks use.
+fn setting_attrs<T>(
+    scope: Scope,
+    show: crate::sysfs::ShowFn<T>,
+    store: crate::sysfs::StoreFn<T>,
+    out: &mut KVec<Attr<T>>,
+) -> Result {
+    for (i, s) in SETTINGS.iter().enumerate() {
+        if s.scope == scope {
+            out.push(Attr::rw(s.name, i, show, store), GFP_KERNEL)?;
         }
-    }
-    sysfs_emit!(buf, "\n")
-}
-
-fn store_policy(c: &Control, input: &[u8]) -> Result {
-    let policy = Policy::from_name(input).ok_or(EINVAL)?;
-    c.update(|cfg| {
-        cfg.pipeline.params.policy = policy;
-        Ok(())
-    })
-}
-
-fn show_stages(c: &Control, buf: &mut ShowBuf<'_>) -> Result {
-    sysfs_emit!(buf, "{}\n", c.config().pipeline.stages)
-}
-
-fn store_stages(c: &Control, input: &[u8]) -> Result {
-    let n = parse::parse_u64(input, 1, MAX_STAGES as u64).map_err(errno)? as usize;
-    c.update(|cfg| {
-        cfg.pipeline.stages = n;
-        Ok(())
-    })
-}
-
-fn show_window(c: &Control, buf: &mut ShowBuf<'_>) -> Result {
-    sysfs_emit!(buf, "{}\n", c.config().pipeline.params.window_ns)
-}
-
-fn store_window(c: &Control, input: &[u8]) -> Result {
-    let ns = parse::parse_u64(input, 0, MAX_WINDOW_NS).map_err(errno)?;
-    c.update(|cfg| {
-        cfg.pipeline.params.window_ns = ns;
-        Ok(())
-    })
-}
-
-fn show_threshold(c: &Control, buf: &mut ShowBuf<'_>) -> Result {
-    sysfs_emit!(buf, "{}\n", c.config().pipeline.params.backlog_threshold)
-}
-
-fn store_threshold(c: &Control, input: &[u8]) -> Result {
-    let n = parse::parse_u64(input, 0, MAX_QUEUE_LEN).map_err(errno)? as u32;
-    c.update(|cfg| {
-        cfg.pipeline.params.backlog_threshold = n;
-        Ok(())
-    })
-}
-
-fn show_burst_gap(c: &Control, buf: &mut ShowBuf<'_>) -> Result {
-    sysfs_emit!(buf, "{}\n", c.config().pipeline.params.burst_gap_ns)
-}
-
-fn store_burst_gap(c: &Control, input: &[u8]) -> Result {
-    let ns = parse::parse_u64(input, 0, MAX_WINDOW_NS).map_err(errno)?;
-    c.update(|cfg| {
-        cfg.pipeline.params.burst_gap_ns = ns;
-        Ok(())
-    })
-}
-
-fn show_queue_len(c: &Control, buf: &mut ShowBuf<'_>) -> Result {
-    sysfs_emit!(buf, "{}\n", c.config().pipeline.queue_len)
-}
-
-fn store_queue_len(c: &Control, input: &[u8]) -> Result {
-    let n = parse::parse_u64(input, 1, MAX_QUEUE_LEN).map_err(errno)? as u32;
-    c.update(|cfg| {
-        cfg.pipeline.queue_len = n;
-        Ok(())
-    })
-}
-
-fn show_hook(c: &Control, buf: &mut ShowBuf<'_>) -> Result {
-    sysfs_emit!(buf, "{}\n", c.config().pipeline.hook.name())
-}
-
-fn store_hook(c: &Control, input: &[u8]) -> Result {
-    let hook = HookPoint::parse(input).map_err(errno)?;
-    c.update(|cfg| {
-        cfg.pipeline.hook = hook;
-        Ok(())
-    })
-}
-
-fn show_match(c: &Control, buf: &mut ShowBuf<'_>) -> Result {
-    sysfs_emit!(buf, "{}\n", c.config().pipeline.matcher)
-}
-
-fn store_match(c: &Control, input: &[u8]) -> Result {
-    let m = Match::parse(input).map_err(errno)?;
-    c.update(|cfg| {
-        cfg.pipeline.matcher = m;
-        Ok(())
-    })
-}
-
-fn show_rules(c: &Control, buf: &mut ShowBuf<'_>) -> Result {
-    for rule in c.config().pipeline.rules.iter() {
-        sysfs_emit!(buf, "{rule}\n")?;
     }
     Ok(())
 }
 
-fn store_rules(c: &Control, input: &[u8]) -> Result {
-    let rules = Rules::parse(input).map_err(errno)?;
-    c.update(|cfg| {
-        cfg.pipeline.rules = rules;
-        Ok(())
-    })
+/// The files of `/sys/kernel/vigil/`: `version`, then every top-level setting.
+pub(crate) fn root_attrs() -> Result<KVec<Attr<Control>>> {
+    let mut attrs = KVec::with_capacity(SETTINGS.len() + 1, GFP_KERNEL)?;
+    attrs.push(Attr::ro(c"version", 0, show_version), GFP_KERNEL)?;
+    setting_attrs(
+        Scope::Root,
+        show_root_setting,
+        store_root_setting,
+        &mut attrs,
+    )?;
+    Ok(attrs)
 }
 
-fn show_netns(c: &Control, buf: &mut ShowBuf<'_>) -> Result {
-    sysfs_emit!(buf, "{}\n", c.config().pipeline.netns.name())
-}
-
-fn store_netns(c: &Control, input: &[u8]) -> Result {
-    let netns = NetnsScope::parse(input).map_err(errno)?;
-    c.update(|cfg| {
-        cfg.pipeline.netns = netns;
-        Ok(())
-    })
-}
-
-fn show_netns_quota(c: &Control, buf: &mut ShowBuf<'_>) -> Result {
-    sysfs_emit!(buf, "{}\n", c.config().pipeline.netns_quota)
-}
-
-fn store_netns_quota(c: &Control, input: &[u8]) -> Result {
-    let n = parse::parse_u64(input, 1, MAX_HELD_PACKETS).map_err(errno)?;
-    c.update(|cfg| {
-        cfg.pipeline.netns_quota = n;
-        Ok(())
-    })
-}
-
-fn show_max_held_packets(c: &Control, buf: &mut ShowBuf<'_>) -> Result {
-    sysfs_emit!(buf, "{}\n", c.config().pipeline.max_held_packets)
-}
-
-fn store_max_held_packets(c: &Control, input: &[u8]) -> Result {
-    let n = parse::parse_u64(input, 1, MAX_HELD_PACKETS).map_err(errno)?;
-    c.update(|cfg| {
-        cfg.pipeline.max_held_packets = n;
-        Ok(())
-    })
-}
-
-fn show_max_held_bytes(c: &Control, buf: &mut ShowBuf<'_>) -> Result {
-    sysfs_emit!(buf, "{}\n", c.config().pipeline.max_held_bytes)
-}
-
-fn store_max_held_bytes(c: &Control, input: &[u8]) -> Result {
-    let n = parse::parse_u64(input, 1, MAX_HELD_BYTES).map_err(errno)?;
-    c.update(|cfg| {
-        cfg.pipeline.max_held_bytes = n;
-        Ok(())
-    })
-}
-
-/// The files of `/sys/kernel/vigil/`.
-pub(crate) static ROOT_ATTRS: [Attr<Control>; 15] = [
-    Attr::ro(c"version", show_version),
-    Attr::rw(c"enabled", show_enabled, store_enabled),
-    Attr::rw(c"policy", show_policy, store_policy),
-    Attr::rw(c"stages", show_stages, store_stages),
-    Attr::rw(c"poll_window_ns", show_window, store_window),
-    Attr::rw(c"backlog_threshold", show_threshold, store_threshold),
-    Attr::rw(c"burst_gap_ns", show_burst_gap, store_burst_gap),
-    Attr::rw(c"queue_len", show_queue_len, store_queue_len),
-    Attr::rw(c"hook", show_hook, store_hook),
-    Attr::rw(c"match", show_match, store_match),
-    Attr::rw(c"rules", show_rules, store_rules),
-    Attr::rw(c"netns", show_netns, store_netns),
-    Attr::rw(c"netns_quota", show_netns_quota, store_netns_quota),
-    Attr::rw(
-        c"max_held_packets",
-        show_max_held_packets,
-        store_max_held_packets,
-    ),
-    Attr::rw(c"max_held_bytes", show_max_held_bytes, store_max_held_bytes),
-];
-
-fn show_counter(buf: &mut ShowBuf<'_>, v: u64) -> Result {
+/// Shows counter `COUNTERS[i]`.
+fn show_counter(c: &Control, i: usize, buf: &mut ShowBuf<'_>) -> Result {
+    let v = match COUNTERS.get(i).ok_or(EINVAL)?.counter {
+        Counter::Seen => c.stats.seen(),
+        Counter::Entered => c.stats.totals().entered,
+        Counter::Delivered => c.stats.totals().delivered,
+        Counter::Dropped => c.stats.totals().dropped_total(),
+        Counter::InFlight => c.stats.totals().in_flight(),
+        Counter::HeldPackets => c.stats.held.packets(),
+        Counter::HeldBytes => c.stats.held.bytes(),
+        Counter::SkippedBridged => c.stats.skipped(Skip::Bridged),
+        Counter::SkippedL3mdev => c.stats.skipped(Skip::L3mdev),
+    };
     sysfs_emit!(buf, "{v}\n")
 }
 
-fn show_seen(c: &Control, buf: &mut ShowBuf<'_>) -> Result {
-    show_counter(buf, c.stats.seen())
-}
-
-fn show_entered(c: &Control, buf: &mut ShowBuf<'_>) -> Result {
-    show_counter(buf, c.stats.totals().entered)
-}
-
-fn show_delivered(c: &Control, buf: &mut ShowBuf<'_>) -> Result {
-    show_counter(buf, c.stats.totals().delivered)
-}
-
-fn show_dropped(c: &Control, buf: &mut ShowBuf<'_>) -> Result {
-    show_counter(buf, c.stats.totals().dropped_total())
-}
-
-fn show_in_flight(c: &Control, buf: &mut ShowBuf<'_>) -> Result {
-    show_counter(buf, c.stats.totals().in_flight())
-}
-
-fn show_held_packets(c: &Control, buf: &mut ShowBuf<'_>) -> Result {
-    show_counter(buf, c.stats.held.packets())
-}
-
-fn show_held_bytes(c: &Control, buf: &mut ShowBuf<'_>) -> Result {
-    show_counter(buf, c.stats.held.bytes())
-}
-
-fn show_skipped_bridged(c: &Control, buf: &mut ShowBuf<'_>) -> Result {
-    show_counter(buf, c.stats.skipped(Skip::Bridged))
-}
-
-fn show_skipped_l3mdev(c: &Control, buf: &mut ShowBuf<'_>) -> Result {
-    show_counter(buf, c.stats.skipped(Skip::L3mdev))
-}
-
-fn show_drops(c: &Control, buf: &mut ShowBuf<'_>) -> Result {
+fn show_drops(c: &Control, _: usize, buf: &mut ShowBuf<'_>) -> Result {
     let t = c.stats.totals();
     for (reason, n) in DropReason::ALL.iter().zip(t.dropped) {
         sysfs_emit!(buf, "{} {n}\n", reason.name())?;
@@ -419,7 +200,7 @@ fn show_drops(c: &Control, buf: &mut ShowBuf<'_>) -> Result {
 }
 
 /// One line per lane that saw packets: `lane entered delivered dropped in_flight`.
-fn show_lanes(c: &Control, buf: &mut ShowBuf<'_>) -> Result {
+fn show_lanes(c: &Control, _: usize, buf: &mut ShowBuf<'_>) -> Result {
     sysfs_emit!(buf, "lane entered delivered dropped in_flight\n")?;
     for (lane, s) in c.stats.lane_snapshots() {
         if s.entered == 0 {
@@ -471,13 +252,13 @@ fn emit_stage_rows(c: &Control, buf: &mut ShowBuf<'_>, stages: core::ops::Range<
     Ok(())
 }
 
-fn show_stage_table(c: &Control, buf: &mut ShowBuf<'_>) -> Result {
+fn show_stage_table(c: &Control, _: usize, buf: &mut ShowBuf<'_>) -> Result {
     buf.write_str(STAGE_HEADER).map_err(|_| EFBIG)?;
     emit_stage_rows(c, buf, 0..MAX_STAGES)
 }
 
 /// One line per stage that ran: `stage` then the count of each log2 latency bucket.
-fn show_latency(c: &Control, buf: &mut ShowBuf<'_>) -> Result {
+fn show_latency(c: &Control, _: usize, buf: &mut ShowBuf<'_>) -> Result {
     use kernel::sync::atomic::Relaxed;
     for stage in 0..MAX_STAGES {
         let mut counts = [0u64; BUCKETS];
@@ -498,7 +279,7 @@ fn show_latency(c: &Control, buf: &mut ShowBuf<'_>) -> Result {
     Ok(())
 }
 
-fn store_reset(c: &Control, input: &[u8]) -> Result {
+fn store_reset(c: &Control, _: usize, input: &[u8]) -> Result {
     match parse::parse_bool(input) {
         Ok(true) => {
             c.stats.reset();
@@ -509,28 +290,25 @@ fn store_reset(c: &Control, input: &[u8]) -> Result {
     }
 }
 
-/// The files of `/sys/kernel/vigil/stats/`.
-pub(crate) static STATS_ATTRS: [Attr<Control>; 14] = [
-    Attr::ro(c"seen", show_seen),
-    Attr::ro(c"entered", show_entered),
-    Attr::ro(c"delivered", show_delivered),
-    Attr::ro(c"dropped", show_dropped),
-    Attr::ro(c"in_flight", show_in_flight),
-    Attr::ro(c"held_packets", show_held_packets),
-    Attr::ro(c"held_bytes", show_held_bytes),
-    Attr::ro(c"skipped_bridged", show_skipped_bridged),
-    Attr::ro(c"skipped_l3mdev", show_skipped_l3mdev),
-    Attr::ro(c"drops", show_drops),
-    Attr::ro(c"lanes", show_lanes),
-    Attr::ro(c"stages", show_stage_table),
-    Attr::ro(c"latency", show_latency),
-    Attr {
-        name: c"reset",
-        mode: MODE_WO,
-        show: None,
-        store: Some(store_reset),
-    },
-];
+/// The files of `/sys/kernel/vigil/stats/`: every counter of `COUNTERS`, then the tables
+/// and `reset`.
+pub(crate) fn stats_attrs() -> Result<KVec<Attr<Control>>> {
+    let tables = [
+        Attr::ro(c"drops", 0, show_drops),
+        Attr::ro(c"lanes", 0, show_lanes),
+        Attr::ro(c"stages", 0, show_stage_table),
+        Attr::ro(c"latency", 0, show_latency),
+        Attr::wo(c"reset", store_reset),
+    ];
+    let mut attrs = KVec::with_capacity(COUNTERS.len() + tables.len(), GFP_KERNEL)?;
+    for (i, counter) in COUNTERS.iter().enumerate() {
+        attrs.push(Attr::ro(counter.name, i, show_counter), GFP_KERNEL)?;
+    }
+    for attr in tables {
+        attrs.push(attr, GFP_KERNEL)?;
+    }
+    Ok(attrs)
+}
 
 /// What a `stageN/` directory's files act on.
 pub(crate) struct StageDir {
@@ -543,58 +321,33 @@ impl StageDir {
     pub(crate) fn new(control: Arc<Control>, index: usize) -> Self {
         Self { control, index }
     }
-
-    fn stage(&self) -> StageConfig {
-        self.control.config().pipeline.stage[self.index]
-    }
-
-    fn update(&self, change: impl FnOnce(&mut StageConfig)) -> Result {
-        self.control.update(|cfg| {
-            change(&mut cfg.pipeline.stage[self.index]);
-            Ok(())
-        })
-    }
 }
 
-fn show_cpus(s: &StageDir, buf: &mut ShowBuf<'_>) -> Result {
-    sysfs_emit!(buf, "{}\n", s.stage().cpus)
+fn show_stage_setting(s: &StageDir, i: usize, buf: &mut ShowBuf<'_>) -> Result {
+    show_setting(&s.control, i, s.index, buf)
 }
 
-fn store_cpus(s: &StageDir, input: &[u8]) -> Result {
-    let cpus = CpuList::parse(input, s.control.nr_cpus).map_err(errno)?;
-    s.update(|st| st.cpus = cpus)
+fn store_stage_setting(s: &StageDir, i: usize, input: &[u8]) -> Result {
+    store_setting(&s.control, i, s.index, input)
 }
 
-fn show_ops(s: &StageDir, buf: &mut ShowBuf<'_>) -> Result {
-    sysfs_emit!(buf, "{}\n", s.stage().ops)
-}
-
-fn store_ops(s: &StageDir, input: &[u8]) -> Result {
-    let ops = Ops::parse(input).map_err(errno)?;
-    s.update(|st| st.ops = ops)
-}
-
-fn show_work(s: &StageDir, buf: &mut ShowBuf<'_>) -> Result {
-    sysfs_emit!(buf, "{}\n", s.stage().work_ns)
-}
-
-fn store_work(s: &StageDir, input: &[u8]) -> Result {
-    let ns = parse::parse_u64(input, 0, MAX_WORK_NS).map_err(errno)?;
-    s.update(|st| st.work_ns = ns)
-}
-
-fn show_stage_stats(s: &StageDir, buf: &mut ShowBuf<'_>) -> Result {
+fn show_stage_stats(s: &StageDir, _: usize, buf: &mut ShowBuf<'_>) -> Result {
     buf.write_str(STAGE_HEADER).map_err(|_| EFBIG)?;
     emit_stage_rows(&s.control, buf, s.index..s.index + 1)
 }
 
-/// The files of `/sys/kernel/vigil/stageN/`.
-pub(crate) static STAGE_ATTRS: [Attr<StageDir>; 4] = [
-    Attr::rw(c"cpus", show_cpus, store_cpus),
-    Attr::rw(c"ops", show_ops, store_ops),
-    Attr::rw(c"work_ns", show_work, store_work),
-    Attr::ro(c"stats", show_stage_stats),
-];
+/// The files of `/sys/kernel/vigil/stageN/`: every stage setting, then `stats`.
+pub(crate) fn stage_attrs() -> Result<KVec<Attr<StageDir>>> {
+    let mut attrs = KVec::with_capacity(SETTINGS.len() + 1, GFP_KERNEL)?;
+    setting_attrs(
+        Scope::Stage,
+        show_stage_setting,
+        store_stage_setting,
+        &mut attrs,
+    )?;
+    attrs.push(Attr::ro(c"stats", 0, show_stage_stats), GFP_KERNEL)?;
+    Ok(attrs)
+}
 
 /// The names of the stage directories.
 pub(crate) static STAGE_NAMES: [&kernel::str::CStr; MAX_STAGES] = [
@@ -605,6 +358,7 @@ pub(crate) static STAGE_NAMES: [&kernel::str::CStr; MAX_STAGES] = [
 mod tests {
     use super::*;
     use crate::{
+        abi::Malformed,
         seen,
         skb::{free_okfn, SkBuff},
         stats::Stats,
@@ -615,90 +369,103 @@ mod tests {
 
     fn control() -> Result<Arc<Control>> {
         let stats = Arc::new(Stats::new(2)?, GFP_KERNEL)?;
-        Arc::pin_init(Control::new(stats, 2), GFP_KERNEL)
+        Arc::pin_init(Control::new(stats, 2)?, GFP_KERNEL)
     }
 
-    fn show(c: &Control, name: &CStr) -> Result<KVec<u8>> {
-        let attr = ROOT_ATTRS.iter().find(|a| a.name == name).ok_or(EINVAL)?;
+    fn find<T>(attrs: &[Attr<T>], name: &CStr) -> Result<Attr<T>> {
+        attrs.iter().find(|a| a.name == name).copied().ok_or(EINVAL)
+    }
+
+    fn show<T>(attr: &Attr<T>, ctx: &T) -> Result<KVec<u8>> {
         let mut page = [0u8; 512];
-        let len = show_for_test(attr, c, &mut page)?;
+        let len = show_for_test(attr, ctx, &mut page)?;
         let mut out = KVec::new();
         out.extend_from_slice(&page[..len], GFP_KERNEL)?;
         Ok(out)
     }
 
-    fn store(c: &Control, name: &CStr, input: &[u8]) -> Result {
-        let attr = ROOT_ATTRS.iter().find(|a| a.name == name).ok_or(EINVAL)?;
-        store_for_test(attr, c, input)
+    /// Formats a malformed case into `buf`, with the newline `echo` adds.
+    fn case<'a>(m: Malformed, buf: &'a mut [u8; 64]) -> Result<&'a [u8]> {
+        let mut out = ShowBuf::for_test(buf);
+        writeln!(out, "{m}").map_err(|_| EFBIG)?;
+        Ok(out.written())
+    }
+
+    /// Whether `attr` refuses `input` and shows what it showed before.
+    fn refuses<T>(attr: &Attr<T>, ctx: &T, input: &[u8]) -> Result<bool> {
+        let before = show(attr, ctx)?;
+        Ok(store_for_test(attr, ctx, input).is_err() && show(attr, ctx)? == before)
     }
 
     #[test]
     fn malformed_writes_change_nothing() -> Result {
         let c = control()?;
-        let cases: [(&CStr, &[&[u8]]); 8] = [
-            (c"policy", &[b"", b"busy", b"adaptive\n\n", b"Idle"]),
-            (c"stages", &[b"0", b"9", b"x", b"-1"]),
-            (c"poll_window_ns", &[b"", b"1000000001", b"1e6"]),
-            (c"burst_gap_ns", &[b"", b"1000000001", b"20us", b"-1"]),
-            (c"queue_len", &[b"0", b"65537", b" 4"]),
-            (c"hook", &[b"forward", b""]),
-            (
-                c"match",
-                &[b"udp dport 9100-9000", b"icmp", b"udp dport 70000"],
-            ),
-            (c"rules", &[b"all frobnicate", b"udp dport 9 drop extra"]),
-        ];
-        for (name, inputs) in cases {
-            let before = show(&c, name)?;
-            for input in inputs {
-                assert!(store(&c, name, input).is_err());
-                assert_eq!(show(&c, name)?, before);
-            }
+        let stage = Arc::new(StageDir::new(c.clone(), 1), GFP_KERNEL)?;
+        let (root, stages) = (root_attrs()?, stage_attrs()?);
+        let (mut tried, mut took) = (0, 0);
+        for s in &SETTINGS {
+            s.kind.malformed(|m| {
+                let mut buf = [0u8; 64];
+                let refused = case(m, &mut buf).and_then(|input| match s.scope {
+                    Scope::Root => refuses(&find(&root, s.name)?, &*c, input),
+                    Scope::Stage => refuses(&find(&stages, s.name)?, &*stage, input),
+                });
+                tried += 1;
+                if refused != Ok(true) {
+                    pr_err!("{} took {:?} or changed\n", s.name(), m);
+                    took += 1;
+                }
+            });
         }
+        assert_eq!(took, 0);
+        assert!(tried >= 4 * SETTINGS.len());
         Ok(())
     }
 
     #[test]
     fn valid_writes_show_back() -> Result {
         let c = control()?;
-        store(&c, c"policy", b"timeout\n")?;
-        assert_eq!(&show(&c, c"policy")?[..], b"idle poll [timeout] adaptive\n");
-        store(&c, c"match", b"udp dport 9000-9100\n")?;
-        assert_eq!(&show(&c, c"match")?[..], b"udp dport 9000-9100\n");
-        store(&c, c"rules", b"udp dport 9 drop; all mark 7\n")?;
-        assert_eq!(&show(&c, c"rules")?[..], b"udp dport 9 drop\nall mark 7\n");
-        store(&c, c"stages", b"5")?;
-        assert_eq!(&show(&c, c"stages")?[..], b"5\n");
-        assert_eq!(&show(&c, c"burst_gap_ns")?[..], b"20000\n");
-        store(&c, c"burst_gap_ns", b"0\n")?;
-        assert_eq!(&show(&c, c"burst_gap_ns")?[..], b"0\n");
+        let root = root_attrs()?;
+        let store = |name: &CStr, input: &[u8]| store_for_test(&find(&root, name)?, &*c, input);
+        let show = |name: &CStr| show(&find(&root, name)?, &*c);
+        store(c"policy", b"timeout\n")?;
+        assert_eq!(&show(c"policy")?[..], b"idle poll [timeout] adaptive\n");
+        store(c"match", b"udp dport 9000-9100\n")?;
+        assert_eq!(&show(c"match")?[..], b"udp dport 9000-9100\n");
+        store(c"rules", b"udp dport 9 drop; all mark 7\n")?;
+        assert_eq!(&show(c"rules")?[..], b"udp dport 9 drop\nall mark 7\n");
+        store(c"stages", b"5")?;
+        assert_eq!(&show(c"stages")?[..], b"5\n");
+        assert_eq!(&show(c"burst_gap_ns")?[..], b"20000\n");
+        store(c"burst_gap_ns", b"0\n")?;
+        assert_eq!(&show(c"burst_gap_ns")?[..], b"0\n");
+        let stage = Arc::new(StageDir::new(c.clone(), 2), GFP_KERNEL)?;
+        let stages = stage_attrs()?;
+        let ops = find(&stages, c"ops")?;
+        assert_eq!(&super::tests::show(&ops, &*stage)?[..], b"none\n");
+        store_for_test(&ops, &*stage, b"parse,work\n")?;
+        assert_eq!(&super::tests::show(&ops, &*stage)?[..], b"parse,work\n");
+        assert_eq!(c.config().pipeline.stage[2].ops, crate::config::Ops(5));
         Ok(())
     }
 
     #[test]
     fn stats_files_show_and_reset() -> Result {
         let stats = Arc::new(Stats::new(2)?, GFP_KERNEL)?;
-        let control = Arc::pin_init(Control::new(stats.clone(), 2), GFP_KERNEL)?;
+        let control = Arc::pin_init(Control::new(stats.clone(), 2)?, GFP_KERNEL)?;
         let hook = seen::register(stats.clone())?;
         for _ in 0..3 {
             let skb = SkBuff::alloc(0, sys::GFP_KERNEL)?;
             hook.call_for_test(&skb.as_ref(), sys::NFPROTO_IPV4 as u8, free_okfn);
         }
         drop(hook);
-        let seen = STATS_ATTRS
-            .iter()
-            .find(|a| a.name == c"seen")
-            .ok_or(EINVAL)?;
-        let reset = STATS_ATTRS
-            .iter()
-            .find(|a| a.name == c"reset")
-            .ok_or(EINVAL)?;
-        let mut page = [0u8; 32];
-        let len = show_for_test(seen, &*control, &mut page)?;
-        assert_eq!(&page[..len], b"3\n");
-        assert_eq!(store_for_test(reset, &*control, b"0\n"), Err(EINVAL));
+        let attrs = stats_attrs()?;
+        let seen = find(&attrs, c"seen")?;
+        let reset = find(&attrs, c"reset")?;
+        assert_eq!(&show(&seen, &*control)?[..], b"3\n");
+        assert_eq!(store_for_test(&reset, &*control, b"0\n"), Err(EINVAL));
         assert_eq!(stats.seen(), 3);
-        store_for_test(reset, &*control, b"1\n")?;
+        store_for_test(&reset, &*control, b"1\n")?;
         assert_eq!(stats.seen(), 0);
         Ok(())
     }

@@ -9,7 +9,7 @@
 
 use crate::{
     clock::now_ns,
-    config::{HookPoint, Match, NetnsScope, Ops, Rules, MAX_STAGES},
+    config::{HookPoint, Match, NetnsScope, Ops, PipelineConfig, Rules, MAX_STAGES},
     headers::{self, L4},
     histogram,
     napi::{BhDisabled, Kick, Napi, NapiDevice, NapiHandler},
@@ -45,33 +45,6 @@ struct Meta {
 }
 
 type Packet = Stolen<Meta>;
-
-/// One stage's settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct StageConfig {
-    pub(crate) cpus: crate::config::CpuList,
-    pub(crate) ops: Ops,
-    pub(crate) work_ns: u64,
-}
-
-/// What a pipeline is built from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct PipelineConfig {
-    pub(crate) stages: usize,
-    pub(crate) stage: [StageConfig; MAX_STAGES],
-    pub(crate) params: Params,
-    pub(crate) queue_len: u32,
-    pub(crate) hook: HookPoint,
-    pub(crate) matcher: Match,
-    pub(crate) rules: Rules,
-    /// Whose packets are taken.
-    pub(crate) netns: NetnsScope,
-    /// With `netns` all: the most packets one namespace may have in the pipeline.
-    pub(crate) netns_quota: u64,
-    /// The most packets and bytes all pipelines together may hold.
-    pub(crate) max_held_packets: u64,
-    pub(crate) max_held_bytes: u64,
-}
 
 impl PipelineConfig {
     /// Lanes: the widest stage's CPU count.
@@ -778,8 +751,11 @@ impl Drop for Pipeline {
 mod tests {
     use super::*;
     use crate::{
-        config::{CpuList, HookPoint, Match, NetnsScope, Ops, Rules, MAX_STAGES},
-        pipeline::{Pipeline, PipelineConfig, StageConfig},
+        config::{
+            CpuList, HookPoint, Match, NetnsScope, Ops, PipelineConfig, Rules, StageConfig,
+            MAX_STAGES,
+        },
+        pipeline::Pipeline,
         policy::{Params, Policy, Reason},
         skb::SkBuff,
         stats::{DropReason, Stats},

@@ -21,7 +21,7 @@ mod stats;
 
 // Each layer's modules by their own names, as the files refer to them (`crate::netfilter`).
 use kapi::{clock, napi, netdevice, netfilter, skb, sys, sysfs};
-pub use shared::{config, headers, histogram, parse, policy};
+pub use shared::{abi, config, headers, histogram, parse, policy};
 
 use control::{Control, StageDir};
 use kernel::{prelude::*, sync::Arc};
@@ -55,23 +55,21 @@ impl kernel::InPlaceModule for Vigil {
         pin_init::pin_init_scope(|| {
             let nr_cpus = kernel::cpu::nr_cpu_ids();
             let stats = Arc::new(Stats::new(nr_cpus as usize)?, GFP_KERNEL)?;
-            let control = Arc::pin_init(Control::new(stats.clone(), nr_cpus), GFP_KERNEL)?;
-            let root_dir = Dir::new(
-                c"vigil",
-                Parent::Kernel,
-                &control::ROOT_ATTRS,
-                control.clone(),
-            )?;
+            let control = Arc::pin_init(Control::new(stats.clone(), nr_cpus)?, GFP_KERNEL)?;
+            let root_attrs = control::root_attrs()?;
+            let root_dir = Dir::new(c"vigil", Parent::Kernel, &root_attrs, control.clone())?;
+            let stats_attrs = control::stats_attrs()?;
             let stats_dir = Dir::new(
                 c"stats",
                 root_dir.as_parent(),
-                &control::STATS_ATTRS,
+                &stats_attrs,
                 control.clone(),
             )?;
+            let stage_attrs = control::stage_attrs()?;
             let mut stage_dirs = KVec::with_capacity(config::MAX_STAGES, GFP_KERNEL)?;
             for (index, name) in control::STAGE_NAMES.iter().enumerate() {
                 let ctx = Arc::new(StageDir::new(control.clone(), index), GFP_KERNEL)?;
-                let dir = Dir::new(name, root_dir.as_parent(), &control::STAGE_ATTRS, ctx)?;
+                let dir = Dir::new(name, root_dir.as_parent(), &stage_attrs, ctx)?;
                 stage_dirs.push(dir, GFP_KERNEL)?;
             }
             Ok(try_pin_init!(Self {

@@ -31,6 +31,19 @@ impl fmt::Write for ShowBuf<'_> {
     }
 }
 
+#[cfg(CONFIG_KUNIT)]
+impl<'a> ShowBuf<'a> {
+    /// A buffer over `page`, for tests that format as a `show` callback would.
+    pub(crate) fn for_test(page: &'a mut [u8]) -> Self {
+        Self { page, len: 0 }
+    }
+
+    /// What was written so far.
+    pub(crate) fn written(self) -> &'a [u8] {
+        &self.page[..self.len]
+    }
+}
+
 /// Formats `args` into a `show` buffer; `EFBIG` if a page cannot hold it.
 #[macro_export]
 macro_rules! sysfs_emit {
@@ -39,39 +52,69 @@ macro_rules! sysfs_emit {
     };
 }
 
+/// Fills a file's contents; the `usize` is the attribute's [`Attr::index`].
+pub(crate) type ShowFn<T> = fn(&T, usize, &mut ShowBuf<'_>) -> Result;
+/// Takes a write, refused whole on error; the `usize` is the attribute's [`Attr::index`].
+pub(crate) type StoreFn<T> = fn(&T, usize, &[u8]) -> Result;
+
 /// One attribute file: its name, mode and callbacks, reading or changing a `T`.
 pub(crate) struct Attr<T> {
     /// The file name.
     pub(crate) name: &'static CStr,
     /// The file mode (`MODE_*`).
     pub(crate) mode: u16,
+    /// Which entry of a table the file shows, handed to its callbacks, so that one pair of
+    /// callbacks serves every file of a table.
+    pub(crate) index: usize,
     /// Fills the file's contents.
-    pub(crate) show: Option<fn(&T, &mut ShowBuf<'_>) -> Result>,
-    /// Takes a write; the whole write is refused on error.
-    pub(crate) store: Option<fn(&T, &[u8]) -> Result>,
+    pub(crate) show: Option<ShowFn<T>>,
+    /// Takes a write.
+    pub(crate) store: Option<StoreFn<T>>,
 }
 
+impl<T> Clone for Attr<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Attr<T> {}
+
 impl<T> Attr<T> {
-    /// A file everyone reads.
-    pub(crate) const fn ro(name: &'static CStr, show: fn(&T, &mut ShowBuf<'_>) -> Result) -> Self {
+    /// A file everyone reads, showing entry `index`.
+    pub(crate) const fn ro(name: &'static CStr, index: usize, show: ShowFn<T>) -> Self {
         Self {
             name,
             mode: MODE_RO,
+            index,
             show: Some(show),
             store: None,
         }
     }
 
-    /// A file everyone reads and root writes.
+    /// A file everyone reads and root writes, for entry `index`.
     pub(crate) const fn rw(
         name: &'static CStr,
-        show: fn(&T, &mut ShowBuf<'_>) -> Result,
-        store: fn(&T, &[u8]) -> Result,
+        index: usize,
+        show: ShowFn<T>,
+        store: StoreFn<T>,
     ) -> Self {
         Self {
             name,
             mode: MODE_RW,
+            index,
             show: Some(show),
+            store: Some(store),
+        }
+    }
+
+    /// A file only root writes, and nobody reads.
+    pub(crate) const fn wo(name: &'static CStr, store: StoreFn<T>) -> Self {
+        Self {
+            name,
+            mode: MODE_WO,
+            index: 0,
+            show: None,
             store: Some(store),
         }
     }
@@ -86,7 +129,7 @@ impl<T> Attr<T> {
 #[repr(C)]
 struct Slot<T: 'static> {
     raw: Opaque<sys::kobj_attribute>,
-    def: &'static Attr<T>,
+    def: Attr<T>,
     ctx: *const T,
 }
 
@@ -95,7 +138,7 @@ struct Slot<T: 'static> {
 /// # Safety
 ///
 /// `attr` is the `raw` field of a `Slot<T>` of a live `Dir<T>`.
-unsafe fn slot_ctx<'a, T: 'static>(attr: *mut sys::kobj_attribute) -> (&'a Attr<T>, &'a T) {
+unsafe fn slot_ctx<'a, T: 'static>(attr: *mut sys::kobj_attribute) -> (Attr<T>, &'a T) {
     // SAFETY: by the caller and the `Slot` invariant, `attr` is a valid `Slot<T>`, whose `ctx`
     // is kept alive by the `Dir`, which outlives the files (they are removed in its `drop`).
     unsafe {
@@ -124,7 +167,7 @@ unsafe extern "C" fn show_trampoline<T: 'static>(
     // SAFETY: sysfs hands a zeroed buffer of `PAGE_SIZE` bytes, ours for this call.
     let page = unsafe { core::slice::from_raw_parts_mut(buf.cast::<u8>(), PAGE_SIZE) };
     let mut out = ShowBuf { page, len: 0 };
-    match show(ctx, &mut out) {
+    match show(ctx, def.index, &mut out) {
         Ok(()) => out.len as isize,
         Err(e) => errno_to_ssize(e),
     }
@@ -146,7 +189,7 @@ unsafe extern "C" fn store_trampoline<T: 'static>(
     };
     // SAFETY: sysfs hands `count` bytes at `buf`, valid for this call.
     let input = unsafe { core::slice::from_raw_parts(buf.cast::<u8>(), count) };
-    match store(ctx, input) {
+    match store(ctx, def.index, input) {
         Ok(()) => count as isize,
         Err(e) => errno_to_ssize(e),
     }
@@ -186,7 +229,7 @@ impl<T: Send + Sync + 'static> Dir<T> {
     pub(crate) fn new(
         name: &'static CStr,
         parent: Parent<'_>,
-        attrs: &'static [Attr<T>],
+        attrs: &[Attr<T>],
         ctx: Arc<T>,
     ) -> Result<Self> {
         let parent = match parent {
@@ -217,7 +260,7 @@ impl<T: Send + Sync + 'static> Dir<T> {
             slots.push(
                 Slot {
                     raw: Opaque::new(raw),
-                    def,
+                    def: *def,
                     ctx: Arc::as_ptr(&ctx),
                 },
                 GFP_KERNEL,
@@ -270,12 +313,12 @@ impl<T: Send + Sync + 'static> Drop for Dir<T> {
 pub(crate) fn show_for_test<T>(attr: &Attr<T>, ctx: &T, page: &mut [u8]) -> Result<usize> {
     let show = attr.show.ok_or(EIO)?;
     let mut out = ShowBuf { page, len: 0 };
-    show(ctx, &mut out)?;
+    show(ctx, attr.index, &mut out)?;
     Ok(out.len)
 }
 
 /// Calls `attr`'s `store` with `input`, as sysfs would.
 #[cfg(CONFIG_KUNIT)]
 pub(crate) fn store_for_test<T>(attr: &Attr<T>, ctx: &T, input: &[u8]) -> Result {
-    attr.store.ok_or(EIO)?(ctx, input)
+    attr.store.ok_or(EIO)?(ctx, attr.index, input)
 }

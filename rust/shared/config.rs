@@ -5,7 +5,9 @@
 //! Pure logic with no kernel dependency: compiled into the module and into the host crate
 //! `tools/vigil-core`, where cargo tests it and the CLI validates with it.
 
+use crate::abi::{Key, Scope, Value, SETTINGS};
 use crate::parse::{parse_digits, trim_line, ParseError};
+use crate::policy::{Params, Policy};
 use core::fmt;
 
 /// At most this many stages.
@@ -404,5 +406,191 @@ impl Rules {
             }
         }
         Verdict { drop: false, mark }
+    }
+}
+
+/// One stage's settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StageConfig {
+    /// Its CPUs, one lane each.
+    pub cpus: CpuList,
+    /// What it does to each packet.
+    pub ops: Ops,
+    /// Busy work per packet for [`Ops::WORK`].
+    pub work_ns: u64,
+}
+
+/// What a pipeline is built from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PipelineConfig {
+    /// How many of `stage` are used.
+    pub stages: usize,
+    /// Every stage's settings, used or not.
+    pub stage: [StageConfig; MAX_STAGES],
+    /// The policy and its knobs.
+    pub params: Params,
+    /// Each stage queue's capacity.
+    pub queue_len: u32,
+    /// Where packets are taken.
+    pub hook: HookPoint,
+    /// Which packets are taken.
+    pub matcher: Match,
+    /// The rule table.
+    pub rules: Rules,
+    /// Whose packets are taken.
+    pub netns: NetnsScope,
+    /// With `netns` all: the most packets one namespace may have in the pipeline.
+    pub netns_quota: u64,
+    /// The most packets all pipelines together may hold.
+    pub max_held_packets: u64,
+    /// The most bytes all pipelines together may hold.
+    pub max_held_bytes: u64,
+}
+
+/// Everything the administrator sets: one field per [`crate::abi::SETTINGS`] entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Config {
+    /// Whether the pipeline runs.
+    pub enabled: bool,
+    /// What it is built from.
+    pub pipeline: PipelineConfig,
+}
+
+impl Config {
+    /// Every setting at its default ([`crate::abi::SETTINGS`]), with `nr_cpus` CPUs. Fails
+    /// only if the table's own defaults do not parse, which a host test rules out.
+    pub fn defaults(nr_cpus: u32) -> Result<Self, ParseError> {
+        let stage = StageConfig {
+            cpus: CpuList(1),
+            ops: Ops(0),
+            work_ns: 0,
+        };
+        let mut cfg = Config {
+            enabled: false,
+            pipeline: PipelineConfig {
+                stages: 1,
+                stage: [stage; MAX_STAGES],
+                params: Params {
+                    policy: Policy::Idle,
+                    window_ns: 0,
+                    backlog_threshold: 0,
+                    burst_gap_ns: 0,
+                },
+                queue_len: 1,
+                hook: HookPoint::PreRouting,
+                matcher: Match::All,
+                rules: Rules::default(),
+                netns: NetnsScope::Init,
+                netns_quota: 1,
+                max_held_packets: 1,
+                max_held_bytes: 1,
+            },
+        };
+        for s in &SETTINGS {
+            let stages = match s.scope {
+                Scope::Root => 1,
+                Scope::Stage => MAX_STAGES,
+            };
+            for k in 0..stages {
+                let mut text = TextBuf::default();
+                s.default
+                    .text(k, nr_cpus, &mut text)
+                    .map_err(|_| ParseError::Invalid)?;
+                let v = s.kind.parse(text.as_bytes(), nr_cpus)?;
+                cfg.apply(s.key, k, v)?;
+            }
+        }
+        Ok(cfg)
+    }
+
+    /// Sets `key` (of stage `stage`, for stage settings) to `v`. A value of another kind than
+    /// the key's, or a stage out of range, is `Invalid`.
+    pub fn apply(&mut self, key: Key, stage: usize, v: Value) -> Result<(), ParseError> {
+        let p = &mut self.pipeline;
+        let st = p.stage.get_mut(stage).ok_or(ParseError::Invalid)?;
+        let narrow = |n: u64| u32::try_from(n).map_err(|_| ParseError::OutOfRange);
+        match (key, v) {
+            (Key::Enabled, Value::Flag(on)) => self.enabled = on,
+            (Key::Policy, Value::Policy(policy)) => p.params.policy = policy,
+            (Key::Stages, Value::Number(n)) => {
+                p.stages = usize::try_from(n).map_err(|_| ParseError::OutOfRange)?
+            }
+            (Key::PollWindowNs, Value::Number(n)) => p.params.window_ns = n,
+            (Key::BacklogThreshold, Value::Number(n)) => p.params.backlog_threshold = narrow(n)?,
+            (Key::BurstGapNs, Value::Number(n)) => p.params.burst_gap_ns = n,
+            (Key::QueueLen, Value::Number(n)) => p.queue_len = narrow(n)?,
+            (Key::Hook, Value::Hook(hook)) => p.hook = hook,
+            (Key::Match, Value::Match(m)) => p.matcher = m,
+            (Key::Rules, Value::Rules(rules)) => p.rules = rules,
+            (Key::Netns, Value::Netns(netns)) => p.netns = netns,
+            (Key::NetnsQuota, Value::Number(n)) => p.netns_quota = n,
+            (Key::MaxHeldPackets, Value::Number(n)) => p.max_held_packets = n,
+            (Key::MaxHeldBytes, Value::Number(n)) => p.max_held_bytes = n,
+            (Key::Cpus, Value::Cpus(cpus)) => st.cpus = cpus,
+            (Key::Ops, Value::Ops(ops)) => st.ops = ops,
+            (Key::WorkNs, Value::Number(n)) => st.work_ns = n,
+            _ => return Err(ParseError::Invalid),
+        }
+        Ok(())
+    }
+
+    /// Writes `key`'s value (of stage `stage`) as its file shows it, newline included.
+    pub fn show(&self, key: Key, stage: usize, out: &mut impl fmt::Write) -> fmt::Result {
+        let p = &self.pipeline;
+        let st = p.stage.get(stage).ok_or(fmt::Error)?;
+        match key {
+            Key::Enabled => writeln!(out, "{}", u8::from(self.enabled)),
+            Key::Policy => {
+                for (i, policy) in Policy::ALL.into_iter().enumerate() {
+                    let sep = if i == 0 { "" } else { " " };
+                    if policy == p.params.policy {
+                        write!(out, "{sep}[{}]", policy.name())?;
+                    } else {
+                        write!(out, "{sep}{}", policy.name())?;
+                    }
+                }
+                writeln!(out)
+            }
+            Key::Stages => writeln!(out, "{}", p.stages),
+            Key::PollWindowNs => writeln!(out, "{}", p.params.window_ns),
+            Key::BacklogThreshold => writeln!(out, "{}", p.params.backlog_threshold),
+            Key::BurstGapNs => writeln!(out, "{}", p.params.burst_gap_ns),
+            Key::QueueLen => writeln!(out, "{}", p.queue_len),
+            Key::Hook => writeln!(out, "{}", p.hook.name()),
+            Key::Match => writeln!(out, "{}", p.matcher),
+            Key::Rules => p.rules.iter().try_for_each(|r| writeln!(out, "{r}")),
+            Key::Netns => writeln!(out, "{}", p.netns.name()),
+            Key::NetnsQuota => writeln!(out, "{}", p.netns_quota),
+            Key::MaxHeldPackets => writeln!(out, "{}", p.max_held_packets),
+            Key::MaxHeldBytes => writeln!(out, "{}", p.max_held_bytes),
+            Key::Cpus => writeln!(out, "{}", st.cpus),
+            Key::Ops => writeln!(out, "{}", st.ops),
+            Key::WorkNs => writeln!(out, "{}", st.work_ns),
+        }
+    }
+}
+
+/// A small stack buffer for a default's text (the longest is a few digits or a word).
+#[derive(Default)]
+struct TextBuf {
+    buf: [u8; 32],
+    len: usize,
+}
+
+impl TextBuf {
+    fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+impl fmt::Write for TextBuf {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let end = self.len.checked_add(s.len()).ok_or(fmt::Error)?;
+        self.buf
+            .get_mut(self.len..end)
+            .ok_or(fmt::Error)?
+            .copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
     }
 }

@@ -102,8 +102,8 @@ grep -q kvm "$VIGIL_CACHE"/kvm-probe-* 2>/dev/null && accel=kvm
 	echo "reps=$reps"
 	echo "seed=$seed"
 	echo "pipeline=3 stages (parse, rules, work ${VIGIL_BENCH_WORK_NS:-2000} ns), stage k on CPU 1 + k mod $((cpus - 1)); sender, receiver and hook on CPU 0"
-	echo "poll_window_ns=$window (default 50000, scaled by 10 for TCG)"
-	echo "burst_gap_ns=$gap (default 20000, scaled by 10 for TCG)"
+	echo "poll_window_ns=$window (the default scaled by 10 for TCG; defaults: vigil settings)"
+	echo "burst_gap_ns=$gap (the default scaled by 10 for TCG)"
 } >"$raw/meta.txt"
 
 # The simulator on the same profiles: one lane, 3 stages on 3 CPUs, the

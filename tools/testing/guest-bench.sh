@@ -71,8 +71,9 @@ echo 65536 >$SYSFS/netns_quota
 echo "udp dport 9000-9100" >$SYSFS/match
 # Time knobs scaled to the VM: under TCG a datagram takes tens of microseconds
 # to send, ten or more times a native one (bench.sh passes them, see meta.txt).
-echo "${VIGIL_BENCH_WINDOW_NS:-50000}" >$SYSFS/poll_window_ns
-echo "${VIGIL_BENCH_BURST_GAP_NS:-20000}" >$SYSFS/burst_gap_ns
+# Unset, the module's defaults stay.
+[ -z "${VIGIL_BENCH_WINDOW_NS:-}" ] || echo "$VIGIL_BENCH_WINDOW_NS" >$SYSFS/poll_window_ns
+[ -z "${VIGIL_BENCH_BURST_GAP_NS:-}" ] || echo "$VIGIL_BENCH_BURST_GAP_NS" >$SYSFS/burst_gap_ns
 
 # busy_and_total: summed busy and total jiffies of the stage CPUs.
 busy_and_total() {

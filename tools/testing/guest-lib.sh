@@ -9,31 +9,11 @@ SYSFS=/sys/kernel/vigil
 # vigil_read NAME: the value of a sysfs attribute.
 vigil_read() { cat "$SYSFS/$1"; }
 
-# vigil_defaults: puts every setting back to the module's documented default,
-# so that each test starts from the same state whatever ran before it.
+# vigil_defaults: puts every setting back to its default (the CLI takes them from
+# the module's ABI table) and zeroes the counters, so that each test starts from
+# the same state whatever ran before it.
 vigil_defaults() {
-	local nr k ops
-	nr=$(nproc)
-	echo 0 >$SYSFS/enabled
-	echo adaptive >$SYSFS/policy
-	echo 3 >$SYSFS/stages
-	echo 50000 >$SYSFS/poll_window_ns
-	echo 1 >$SYSFS/backlog_threshold
-	echo 20000 >$SYSFS/burst_gap_ns
-	echo 1024 >$SYSFS/queue_len
-	echo prerouting >$SYSFS/hook
-	echo all >$SYSFS/match
-	echo >$SYSFS/rules
-	echo init >$SYSFS/netns
-	echo 256 >$SYSFS/netns_quota
-	echo 65536 >$SYSFS/max_held_packets
-	echo 67108864 >$SYSFS/max_held_bytes
-	for k in 0 1 2 3 4 5 6 7; do
-		case $k in 0) ops=parse ;; 1) ops=rules ;; *) ops=none ;; esac
-		echo $((k % nr)) >$SYSFS/stage$k/cpus
-		echo $ops >$SYSFS/stage$k/ops
-		echo 0 >$SYSFS/stage$k/work_ns
-	done
+	"$VIGIL" set --defaults
 	echo 1 >$SYSFS/stats/reset
 }
 

@@ -4,7 +4,8 @@
 //!
 //! ```text
 //! vigil status [--json]                  configuration and headline statistics
-//! vigil set KEY=VALUE...                 checked writes (stage settings: stageN.KEY)
+//! vigil set KEY=VALUE... | --defaults   checked writes (stage settings: stageN.KEY)
+//! vigil settings [--malformed]           every setting: values, default, meaning
 //! vigil stats [--json] [--watch SECS [--count N]]
 //!                                        accounting, per-stage per-CPU table, latency
 //! vigil load [options]                   UDP traffic with loss, order and latency report
@@ -14,6 +15,7 @@
 mod json;
 mod load;
 mod set;
+mod settings;
 mod stats;
 mod status;
 mod sysfs;
@@ -21,7 +23,8 @@ mod sysfs;
 use std::process::ExitCode;
 
 const USAGE: &str = "usage: vigil status [--json]
-       vigil set KEY=VALUE...
+       vigil set KEY=VALUE... | vigil set --defaults
+       vigil settings [--malformed]
        vigil stats [--json] [--watch SECS [--count N]]
        vigil load [--dst ADDR:PORT] [--count N] [--size BYTES] [--flows F]
                   [--rate PPS | --burst B --gap-us G | --poisson PPS] [--seed S]
@@ -37,6 +40,7 @@ fn run(args: &[String]) -> Result<(), String> {
             _ => Err(format!("status: unexpected arguments {rest:?}")),
         },
         Some("set") => set::run(&sysfs, rest),
+        Some("settings") => settings::run(rest),
         Some("stats") => stats::run(&sysfs, &stats::Options::parse(rest)?),
         Some("load") => load::run(&load::Options::parse(rest)?),
         Some("-h" | "--help" | "help") => {

@@ -4,12 +4,9 @@
 //! is written; then they are written in order, stopping at the first the kernel refuses.
 
 use crate::sysfs::Sysfs;
-use vigil_core::config::{
-    CpuList, HookPoint, Match, NetnsScope, Ops, Rules, MAX_CPUS, MAX_HELD_BYTES, MAX_HELD_PACKETS,
-    MAX_QUEUE_LEN, MAX_STAGES, MAX_WINDOW_NS, MAX_WORK_NS,
-};
-use vigil_core::parse::{parse_bool, parse_u64, ParseError};
-use vigil_core::policy::Policy;
+use vigil_core::abi::{Scope, Setting as AbiSetting, SETTINGS};
+use vigil_core::config::{MAX_CPUS, MAX_STAGES};
+use vigil_core::parse::ParseError;
 
 /// One checked write.
 #[derive(Debug, PartialEq, Eq)]
@@ -27,38 +24,39 @@ fn why(e: ParseError) -> &'static str {
     }
 }
 
-/// Checks `value` for the top-level file `key`.
-fn check_top(key: &str, value: &[u8]) -> Result<(), String> {
-    let r = match key {
-        "enabled" => parse_bool(value).map(drop),
-        "policy" => Policy::from_name(value)
-            .map(drop)
-            .ok_or(ParseError::Invalid),
-        "stages" => parse_u64(value, 1, MAX_STAGES as u64).map(drop),
-        "poll_window_ns" => parse_u64(value, 0, MAX_WINDOW_NS).map(drop),
-        "backlog_threshold" => parse_u64(value, 0, MAX_QUEUE_LEN).map(drop),
-        "burst_gap_ns" => parse_u64(value, 0, MAX_WINDOW_NS).map(drop),
-        "queue_len" => parse_u64(value, 1, MAX_QUEUE_LEN).map(drop),
-        "hook" => HookPoint::parse(value).map(drop),
-        "match" => Match::parse(value).map(drop),
-        "rules" => Rules::parse(value).map(drop),
-        "netns" => NetnsScope::parse(value).map(drop),
-        "netns_quota" | "max_held_packets" => parse_u64(value, 1, MAX_HELD_PACKETS).map(drop),
-        "max_held_bytes" => parse_u64(value, 1, MAX_HELD_BYTES).map(drop),
-        _ => return Err(format!("unknown setting {key}")),
-    };
-    r.map_err(|e| format!("{key}: {}", why(e)))
+/// Checks `value` for the file `key` in `scope`, with the module's own parser.
+fn check(scope: Scope, key: &str, value: &[u8], nr_cpus: u32) -> Result<(), String> {
+    let setting = AbiSetting::find(scope, key).ok_or_else(|| match scope {
+        Scope::Root => format!("unknown setting {key}"),
+        Scope::Stage => format!("unknown stage setting {key}"),
+    })?;
+    setting
+        .kind
+        .parse(value, nr_cpus)
+        .map(drop)
+        .map_err(|e| format!("{key}: {}", why(e)))
 }
 
-/// Checks `value` for `stageN/key`.
-fn check_stage(key: &str, value: &[u8], nr_cpus: u32) -> Result<(), String> {
-    let r = match key {
-        "cpus" => CpuList::parse(value, nr_cpus).map(drop),
-        "ops" => Ops::parse(value).map(drop),
-        "work_ns" => parse_u64(value, 0, MAX_WORK_NS).map(drop),
-        _ => return Err(format!("unknown stage setting {key}")),
-    };
-    r.map_err(|e| format!("{key}: {}", why(e)))
+/// Every setting's default, in the table's order (`enabled` first, so that the pipeline
+/// stops before anything else changes), then every stage's.
+pub fn defaults(nr_cpus: u32) -> Vec<Setting> {
+    let mut out = Vec::new();
+    for scope in [Scope::Root, Scope::Stage] {
+        let stages = if scope == Scope::Root { 1 } else { MAX_STAGES };
+        for stage in 0..stages {
+            for s in SETTINGS.iter().filter(|s| s.scope == scope) {
+                let mut value = String::new();
+                // Writing to a String cannot fail.
+                let _ = s.default.text(stage, nr_cpus, &mut value);
+                let file = match scope {
+                    Scope::Root => s.name().to_string(),
+                    Scope::Stage => format!("stage{stage}/{}", s.name()),
+                };
+                out.push(Setting { file, value });
+            }
+        }
+    }
+    out
 }
 
 /// Parses and checks `KEY=VALUE` arguments. Stage settings are `stageN.KEY` or
@@ -79,12 +77,13 @@ pub fn parse(args: &[String], nr_cpus: u32) -> Result<Vec<Setting>, String> {
                     .and_then(|n| n.parse().ok())
                     .filter(|&n| n < MAX_STAGES)
                     .ok_or_else(|| format!("set: unknown setting {key}"))?;
-                check_stage(sub, value.as_bytes(), nr_cpus)
+                check(Scope::Stage, sub, value.as_bytes(), nr_cpus)
                     .map_err(|e| format!("set: stage{n}.{e}"))?;
                 format!("stage{n}/{sub}")
             }
             None => {
-                check_top(key, value.as_bytes()).map_err(|e| format!("set: {e}"))?;
+                check(Scope::Root, key, value.as_bytes(), nr_cpus)
+                    .map_err(|e| format!("set: {e}"))?;
                 key.to_string()
             }
         };
@@ -107,9 +106,13 @@ pub fn possible_cpus() -> u32 {
         .unwrap_or(MAX_CPUS)
 }
 
-/// Checks every setting, then writes them in order.
+/// Checks every setting, then writes them in order; `--defaults` alone puts every setting
+/// back to its default.
 pub fn run(sysfs: &Sysfs, args: &[String]) -> Result<(), String> {
-    let settings = parse(args, possible_cpus())?;
+    let settings = match args {
+        [d] if d == "--defaults" => defaults(possible_cpus()),
+        _ => parse(args, possible_cpus())?,
+    };
     sysfs.check_loaded()?;
     for s in &settings {
         sysfs
@@ -197,6 +200,24 @@ mod tests {
         // Range errors read as the kernel's errno.
         let err = parse(&args(&["burst_gap_ns=1000000001"]), 4).unwrap_err();
         assert_eq!(err, "set: burst_gap_ns: out of range (ERANGE)");
+    }
+
+    #[test]
+    fn defaults_come_from_the_table_and_pass_the_checks() {
+        let d = defaults(2);
+        assert_eq!(d.len(), 14 + 3 * MAX_STAGES);
+        assert_eq!((d[0].file.as_str(), d[0].value.as_str()), ("enabled", "0"));
+        let find = |f: &str| d.iter().find(|s| s.file == f).unwrap().value.as_str();
+        assert_eq!(find("policy"), "adaptive");
+        assert_eq!(find("rules"), "");
+        assert_eq!(find("stage3/cpus"), "1");
+        assert_eq!(find("stage0/ops"), "parse");
+        assert_eq!(find("stage5/ops"), "none");
+        let args: Vec<String> = d
+            .iter()
+            .map(|s| format!("{}={}", s.file, s.value))
+            .collect();
+        assert_eq!(parse(&args, 2).unwrap(), d);
     }
 
     #[test]

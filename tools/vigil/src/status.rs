@@ -4,34 +4,35 @@
 
 use crate::json::Json;
 use crate::sysfs::Sysfs;
+use vigil_core::abi::{Key, Scope, COUNTERS, SETTINGS as SETTINGS_TABLE};
 
-/// Top-level settings, in the order shown.
-const SETTINGS: [&str; 14] = [
-    "enabled",
-    "policy",
-    "stages",
-    "poll_window_ns",
-    "backlog_threshold",
-    "burst_gap_ns",
-    "queue_len",
-    "hook",
-    "match",
-    "netns",
-    "netns_quota",
-    "max_held_packets",
-    "max_held_bytes",
-    "version",
-];
-const STAGE_SETTINGS: [&str; 3] = ["cpus", "ops", "work_ns"];
-const HEADLINE: [&str; 5] = ["seen", "entered", "delivered", "dropped", "in_flight"];
+/// The top-level settings shown, in the table's order, then the version (`rules` is shown
+/// apart, one rule per line).
+fn top_settings() -> Vec<&'static str> {
+    SETTINGS_TABLE
+        .iter()
+        .filter(|s| s.scope == Scope::Root && s.key != Key::Rules)
+        .map(|s| s.name())
+        .chain(["version"])
+        .collect()
+}
+
+/// The stage settings, in the table's order.
+fn stage_settings() -> Vec<&'static str> {
+    SETTINGS_TABLE
+        .iter()
+        .filter(|s| s.scope == Scope::Stage)
+        .map(|s| s.name())
+        .collect()
+}
 
 /// What `status` shows.
 #[derive(Debug, PartialEq)]
 pub struct Status {
     /// `(name, value)` of the top-level settings; the policy without its brackets.
     pub settings: Vec<(String, String)>,
-    /// Per stage in use: cpus, ops, work_ns.
-    pub stages: Vec<[String; 3]>,
+    /// Per stage in use: its settings, in the table's order.
+    pub stages: Vec<Vec<String>>,
     /// The rule table, one rule per line.
     pub rules: Vec<String>,
     /// `(name, value)` of the headline counters.
@@ -49,7 +50,7 @@ pub fn current_policy(listing: &str) -> Option<&str> {
 pub fn read(sysfs: &Sysfs) -> Result<Status, String> {
     sysfs.check_loaded()?;
     let mut settings = Vec::new();
-    for name in SETTINGS {
+    for name in top_settings() {
         let mut value = sysfs.read(name)?;
         if name == "policy" {
             value = current_policy(&value)
@@ -61,15 +62,15 @@ pub fn read(sysfs: &Sysfs) -> Result<Status, String> {
     let n = sysfs.read_u64("stages")?;
     let mut stages = Vec::new();
     for k in 0..n {
-        let mut row: [String; 3] = Default::default();
-        for (v, s) in row.iter_mut().zip(STAGE_SETTINGS) {
-            *v = sysfs.read(&format!("stage{k}/{s}"))?;
+        let mut row = Vec::new();
+        for s in stage_settings() {
+            row.push(sysfs.read(&format!("stage{k}/{s}"))?);
         }
         stages.push(row);
     }
     let rules = sysfs.read("rules")?.lines().map(String::from).collect();
     let mut headline = Vec::new();
-    for name in HEADLINE {
+    for name in COUNTERS.iter().map(|c| c.name()) {
         headline.push((name.to_string(), sysfs.read_u64(&format!("stats/{name}"))?));
     }
     Ok(Status {
@@ -94,12 +95,17 @@ pub fn render(s: &Status) -> String {
     for r in &s.rules {
         out += &format!("  {r}\n");
     }
-    out += &format!(
-        "\n{:<6} {:<12} {:<18} {}\n",
-        "stage", "cpus", "ops", "work_ns"
-    );
-    for (k, [cpus, ops, work]) in s.stages.iter().enumerate() {
-        out += &format!("{k:<6} {cpus:<12} {ops:<18} {work}\n");
+    out += &format!("\n{:<6}", "stage");
+    for name in stage_settings() {
+        out += &format!(" {name:<18}");
+    }
+    out = out.trim_end().to_string() + "\n";
+    for (k, row) in s.stages.iter().enumerate() {
+        out += &format!("{k:<6}");
+        for v in row {
+            out += &format!(" {v:<18}");
+        }
+        out = out.trim_end().to_string() + "\n";
     }
     out += "\n";
     for (k, v) in &s.headline {
@@ -126,10 +132,10 @@ pub fn to_json(s: &Status) -> Json {
                     .iter()
                     .map(|row| {
                         Json::obj(
-                            STAGE_SETTINGS
-                                .iter()
+                            stage_settings()
+                                .into_iter()
                                 .zip(row)
-                                .map(|(k, v)| (*k, Json::Str(v.clone()))),
+                                .map(|(k, v)| (k, Json::Str(v.clone()))),
                         )
                     })
                     .collect(),
@@ -189,8 +195,8 @@ mod tests {
             w(&format!("stage{k}/ops"), "parse\n");
             w(&format!("stage{k}/work_ns"), "0\n");
         }
-        for (i, f) in HEADLINE.iter().enumerate() {
-            w(&format!("stats/{f}"), &format!("{}\n", i * 10));
+        for (i, c) in COUNTERS.iter().enumerate() {
+            w(&format!("stats/{}", c.name()), &format!("{}\n", i * 10));
         }
         dir
     }
@@ -206,7 +212,8 @@ mod tests {
         assert_eq!(s.stages.len(), 2);
         assert_eq!(s.stages[1], ["1".to_string(), "parse".into(), "0".into()]);
         let names: Vec<&str> = s.settings.iter().map(|(k, _)| k.as_str()).collect();
-        assert_eq!(names, SETTINGS);
+        assert_eq!(names, top_settings());
+        assert_eq!(names.len(), 14);
         let text = render(&s);
         assert!(
             text.contains("match              udp dport 9000-9100\n"),

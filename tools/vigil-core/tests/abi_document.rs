@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `Documentation/ABI/testing/sysfs-kernel-vigil` against the ABI table: every setting and
+//! counter has its entry, with the table's range and default.
+
+use vigil_core::abi::{Kind, Scope, COUNTERS, SETTINGS};
+use vigil_core::config::MAX_STAGES;
+
+/// The document's entries: the files each names, and its description on one line.
+fn entries() -> Vec<(Vec<String>, String)> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../Documentation/ABI/testing/sysfs-kernel-vigil"
+    );
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut out: Vec<(Vec<String>, String)> = Vec::new();
+    let mut in_what = false;
+    for line in text.lines() {
+        if let Some(what) = line.strip_prefix("What:") {
+            if !in_what {
+                out.push((Vec::new(), String::new()));
+            }
+            in_what = true;
+            out.last_mut().unwrap().0.push(what.trim().to_string());
+            continue;
+        }
+        in_what = false;
+        if line.starts_with('\t') && !line.contains(":\t") {
+            if let Some(e) = out.last_mut() {
+                e.1 += " ";
+                e.1 += line.trim();
+            }
+        }
+    }
+    out
+}
+
+fn entry_of<'a>(entries: &'a [(Vec<String>, String)], path: &str) -> &'a str {
+    let e = entries.iter().find(|(w, _)| w.iter().any(|p| p == path));
+    &e.unwrap_or_else(|| panic!("{path} is not documented")).1
+}
+
+#[test]
+fn every_setting_is_documented_with_its_range_and_default() {
+    let entries = entries();
+    for s in &SETTINGS {
+        let paths: Vec<String> = match s.scope {
+            Scope::Root => vec![format!("/sys/kernel/vigil/{}", s.name())],
+            Scope::Stage => (0..MAX_STAGES)
+                .map(|k| format!("/sys/kernel/vigil/stage{k}/{}", s.name()))
+                .collect(),
+        };
+        for path in paths {
+            let text = entry_of(&entries, &path);
+            assert!(text.contains("(RW)"), "{path}: {text}");
+            let default = format!("Default: {}.", s.default);
+            assert!(text.contains(&default), "{path} lacks {default:?}: {text}");
+            if let Kind::Number { .. } = s.kind {
+                let range = format!("Range: {}.", s.kind);
+                assert!(text.contains(&range), "{path} lacks {range:?}: {text}");
+            }
+        }
+    }
+}
+
+#[test]
+fn every_counter_is_documented_read_only() {
+    let entries = entries();
+    for c in &COUNTERS {
+        let path = format!("/sys/kernel/vigil/stats/{}", c.name());
+        let text = entry_of(&entries, &path);
+        assert!(text.contains("(RO)"), "{path}: {text}");
+    }
+}
+
+#[test]
+fn the_knob_table_of_vigil_rst_has_the_table_defaults() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../Documentation/vigil.rst");
+    let text = std::fs::read_to_string(path).unwrap();
+    for s in SETTINGS.iter().filter(|s| s.scope == Scope::Root) {
+        let row = format!("``{}`` ", s.name());
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&row))
+            .unwrap_or_else(|| panic!("vigil.rst's knob table lacks {}", s.name()));
+        let default = line[row.len()..].split_whitespace().next().unwrap_or("");
+        let want = match s.default.to_string().as_str() {
+            "empty" => "empty".to_string(),
+            d => format!("``{d}``"),
+        };
+        assert_eq!(default, want, "{}", s.name());
+    }
+}
