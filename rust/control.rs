@@ -445,7 +445,7 @@ mod tests {
         assert_eq!(&super::tests::show(&ops, &*stage)?[..], b"none\n");
         store_for_test(&ops, &*stage, b"parse,work\n")?;
         assert_eq!(&super::tests::show(&ops, &*stage)?[..], b"parse,work\n");
-        assert_eq!(c.config().pipeline.stage[2].ops, crate::config::Ops(5));
+        assert_eq!(c.config().pipeline.stage[2].ops, crate::ops::Ops(5));
         Ok(())
     }
 

@@ -9,7 +9,7 @@
 
 use crate::{
     clock::now_ns,
-    config::{HookPoint, Match, NetnsScope, Ops, PipelineConfig, Rules, MAX_STAGES},
+    config::{HookPoint, NetnsScope, PipelineConfig, MAX_STAGES},
     headers::{self, L4},
     histogram,
     napi::{BhDisabled, Kick, Napi, NapiDevice, NapiHandler},
@@ -18,6 +18,7 @@ use crate::{
         self, DevId, Hook, HookOptions, HookPacket, HookSlot, InetHook, NetId, Registration,
         Reinjected, StealError, Stolen, Verdict,
     },
+    ops::{Match, Ops, Rules},
     policy::{self, Decision, Params, View},
     skb::SkBuffRef,
     stats::{inc, DropReason, Skip, Stats, MAX_LANES},
@@ -751,10 +752,8 @@ impl Drop for Pipeline {
 mod tests {
     use super::*;
     use crate::{
-        config::{
-            CpuList, HookPoint, Match, NetnsScope, Ops, PipelineConfig, Rules, StageConfig,
-            MAX_STAGES,
-        },
+        config::{CpuList, HookPoint, NetnsScope, PipelineConfig, StageConfig, MAX_STAGES},
+        ops::{Match, Ops, Rules},
         pipeline::Pipeline,
         policy::{Params, Policy, Reason},
         skb::SkBuff,

@@ -11,9 +11,10 @@
 //! `tools/vigil-core`.
 
 use crate::config::{
-    CpuList, HookPoint, Match, NetnsScope, Ops, Rules, MAX_HELD_BYTES, MAX_HELD_PACKETS,
-    MAX_QUEUE_LEN, MAX_STAGES, MAX_WINDOW_NS, MAX_WORK_NS,
+    CpuList, HookPoint, NetnsScope, MAX_HELD_BYTES, MAX_HELD_PACKETS, MAX_QUEUE_LEN, MAX_STAGES,
+    MAX_WINDOW_NS, MAX_WORK_NS,
 };
+use crate::ops::{Match, Ops, Rules};
 use crate::parse::{parse_bool, parse_u64, ParseError};
 use crate::policy::Policy;
 use core::{ffi::CStr, fmt};

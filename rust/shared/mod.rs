@@ -8,5 +8,6 @@ pub mod abi;
 pub mod config;
 pub mod headers;
 pub mod histogram;
+pub mod ops;
 pub mod parse;
 pub mod policy;

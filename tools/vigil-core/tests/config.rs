@@ -1,12 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Host tests of `rust/config.rs`: the values sysfs accepts for filters, CPU lists, stage
-//! operations, the hook point and the rule table, how they are shown, and how rules apply.
+//! Host tests of `rust/shared/config.rs` and `rust/shared/ops.rs`: the values sysfs accepts
+//! for filters, CPU lists, stage operations, the hook point and the rule table, how they are
+//! shown, and how rules apply.
 
-use vigil_core::config::{
-    Action, CpuList, HookPoint, Match, NetnsScope, Ops, Rule, Rules, Verdict, IPPROTO_TCP,
-    IPPROTO_UDP, MAX_CPUS, MAX_RULES,
-};
+use vigil_core::config::{CpuList, HookPoint, NetnsScope, MAX_CPUS, MAX_RULES};
+use vigil_core::ops::{Action, Match, Ops, Rule, Rules, Verdict, IPPROTO_TCP, IPPROTO_UDP};
 use vigil_core::parse::ParseError;
 
 /// A small deterministic PRNG (xorshift64), so that generated cases are the same on every run.
@@ -1002,7 +1001,8 @@ fn rules_round_trip_and_apply_like_the_model_for_random_tables() {
 /// One value per write: a second newline, or a newline inside a number, is refused.
 #[test]
 fn embedded_newlines_are_refused() {
-    use vigil_core::config::{CpuList, Match};
+    use vigil_core::config::CpuList;
+    use vigil_core::ops::Match;
     assert!(Match::parse(b"udp dport 9000\n\n").is_err());
     assert!(Match::parse(b"udp dport 80\n-81").is_err());
     assert!(CpuList::parse(b"1\n\n", 4).is_err());
