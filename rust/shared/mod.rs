@@ -4,6 +4,7 @@
 //! into the host crate `tools/vigil-core`, where cargo tests it and the CLI and the simulator
 //! use it.
 
+pub mod allocator;
 pub mod config;
 pub mod headers;
 pub mod histogram;

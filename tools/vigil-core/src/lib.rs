@@ -7,4 +7,4 @@
 mod shared;
 
 // By their own names, as the shared files refer to each other (`crate::parse`).
-pub use shared::{config, headers, histogram, parse, policy};
+pub use shared::{allocator, config, headers, histogram, parse, policy};
