@@ -217,7 +217,7 @@ struct Streak {
 ///
 /// # Invariants
 ///
-/// `settings` passed [`Settings::check`]; `streaks[k]` is stage `k`'s [`Streak`].
+/// `settings` passed [`Settings::check`]; `streaks[k]` is stage `k`'s `Streak`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Allocator {
     settings: Settings,
