@@ -12,6 +12,8 @@
 #                        vigil off and on; table in Documentation/selftests.rst
 #   make bench           benchmark every policy side by side in the VM (bench kernel)
 #                        and the simulator; results in Documentation/bench/
+#   make sim-ramp        the CPU allocator in the simulator on a 1k -> 100k -> 1k pps
+#                        ramp; trace and plot in Documentation/allocator/
 #   make clippy          build the module with the kernel's CLIPPY=1
 #   make fmt / fmtcheck  rustfmt the module and host crates / check they are formatted
 #   make tools           build the host crates (the vigil CLI, static)
@@ -32,7 +34,7 @@ KMAKE = PATH=$(LLVM_BIN):$(VIGIL_CACHE)/tools/bin:$$PATH $(MAKE) -C $(KDIR) M=$(
 	LLVM=1 RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc \
 	CLIPPY_DRIVER=/usr/bin/clippy-driver BINDGEN=$(VIGIL_CACHE)/tools/bin/bindgen
 
-.PHONY: all module clippy demo check selftests bench fmt fmtcheck tools clean setup
+.PHONY: all module clippy demo check selftests bench sim-ramp fmt fmtcheck tools clean setup
 
 all: module
 
@@ -59,6 +61,9 @@ selftests:
 
 bench:
 	tools/testing/bench.sh
+
+sim-ramp:
+	tools/testing/sim-ramp.sh
 
 # rustfmt follows `mod` from the crate root.
 RUST_SOURCES = rust/vigil.rs

@@ -21,7 +21,7 @@ mod stats;
 
 // Each layer's modules by their own names, as the files refer to them (`crate::netfilter`).
 use kapi::{clock, napi, netdevice, netfilter, skb, sys, sysfs};
-pub use shared::{abi, config, headers, histogram, ops, parse, policy};
+pub use shared::{abi, allocator, config, headers, histogram, ops, parse, policy};
 
 use control::{Control, StageDir};
 use kernel::{prelude::*, sync::Arc};

@@ -5,6 +5,7 @@
 //! use it.
 
 pub mod abi;
+pub mod allocator;
 pub mod config;
 pub mod headers;
 pub mod histogram;

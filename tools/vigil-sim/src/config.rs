@@ -2,6 +2,7 @@
 
 //! What is simulated: the topology, the costs and the policy's knobs.
 
+use vigil_core::allocator::Settings;
 use vigil_core::policy::{Params, Policy};
 
 /// The most CPUs a run may use.
@@ -67,6 +68,19 @@ pub struct Config {
     /// that drains its queue, so that a poll that spends its whole budget leaves it stale;
     /// `false` records it after every packet, as `View::last_work_ns` is documented.
     pub stale_last_work: bool,
+    /// Run the CPU allocator over the machine's CPUs (the pool), instead of `cpu_map`.
+    pub allocation: Option<Allocation>,
+}
+
+/// The CPU allocator's run: the machine's CPUs are the pool, and each stage's CPUs follow
+/// [`vigil_core::allocator::Allocator::decide`] every interval.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Allocation {
+    /// The allocator's knobs.
+    pub settings: Settings,
+    /// Stages whose CPUs are set by hand (`stageN/cpus`), with those CPUs: the allocator
+    /// leaves them alone.
+    pub pinned: Vec<(usize, Vec<usize>)>,
 }
 
 impl Config {
@@ -84,6 +98,7 @@ impl Config {
             burst_gap_ns: 20_000,
             costs: Costs::default(),
             stale_last_work: false,
+            allocation: None,
         }
     }
 
@@ -111,6 +126,9 @@ impl Config {
         if self.costs.poll_ns == 0 {
             return Err("the poll interval must be at least 1 ns".into());
         }
+        if let Some(allocation) = &self.allocation {
+            self.validate_allocation(allocation)?;
+        }
         if let Some(map) = &self.cpu_map {
             if map.len() != self.lanes * self.stages {
                 return Err(format!(
@@ -126,6 +144,71 @@ impl Config {
         Ok(())
     }
 
+    fn validate_allocation(&self, allocation: &Allocation) -> Result<(), String> {
+        if self.cpu_map.is_some() {
+            return Err("the allocator places the stages: no CPU map with it".into());
+        }
+        allocation
+            .settings
+            .check()
+            .map_err(|_| "the allocator's settings are out of range".to_string())?;
+        let mut taken = [false; MAX_CPUS];
+        for (i, (stage, cpus)) in allocation.pinned.iter().enumerate() {
+            if *stage >= self.stages {
+                return Err(format!(
+                    "stage {stage} pinned, but only {} stages",
+                    self.stages
+                ));
+            }
+            if allocation.pinned[..i].iter().any(|(s, _)| s == stage) {
+                return Err(format!("stage {stage} pinned twice"));
+            }
+            if cpus.is_empty() {
+                return Err(format!("stage {stage} pinned to no CPU"));
+            }
+            for &cpu in cpus {
+                if cpu >= self.cpus {
+                    return Err(format!("CPU {cpu} pinned, but only {} CPUs", self.cpus));
+                }
+                if std::mem::replace(&mut taken[cpu], true) {
+                    return Err(format!("CPU {cpu} pinned twice"));
+                }
+            }
+        }
+        let free = taken[..self.cpus].iter().filter(|&&t| !t).count();
+        let unpinned = self.stages - allocation.pinned.len();
+        if unpinned > free {
+            return Err(format!(
+                "{unpinned} stages to place on {free} CPUs left after pinning"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Under the allocator, each stage's CPUs at the start: the pinned ones as given, and one
+    /// each for the others, the lowest CPU nobody holds, in stage order.
+    pub fn initial_stage_cpus(&self) -> Vec<Vec<usize>> {
+        let pinned: &[(usize, Vec<usize>)] = match &self.allocation {
+            Some(a) => &a.pinned,
+            None => &[],
+        };
+        let mut held: Vec<Vec<usize>> = (0..self.stages)
+            .map(|k| {
+                pinned
+                    .iter()
+                    .find(|(s, _)| *s == k)
+                    .map_or(Vec::new(), |(_, cpus)| cpus.clone())
+            })
+            .collect();
+        for k in 0..self.stages {
+            if held[k].is_empty() {
+                let cpu = (0..self.cpus).find(|c| !held.iter().flatten().any(|h| h == c));
+                held[k].extend(cpu);
+            }
+        }
+        held
+    }
+
     /// The CPU that runs stage `stage` of lane `lane`.
     pub fn cpu(&self, lane: usize, stage: usize) -> usize {
         match &self.cpu_map {
@@ -134,8 +217,11 @@ impl Config {
         }
     }
 
-    /// The CPUs that host at least one context.
+    /// The CPUs that host at least one context; under the allocator, the whole pool.
     pub fn cpus_used(&self) -> usize {
+        if self.allocation.is_some() {
+            return self.cpus;
+        }
         let mut used = [false; MAX_CPUS];
         for lane in 0..self.lanes {
             for stage in 0..self.stages {

@@ -46,8 +46,20 @@
 //! - **Clock.** The simulated monotonic clock reads [`model::EPOCH_NS`] (1 s) when the
 //!   traffic starts, so that a stage's initial `last_work_ns` of 0, and a lane's head entry
 //!   of 0 before its first packet, are long past, as in the kernel.
-//! - **Traffic** ([`Profile`]): a steady rate, bursts, Poisson arrivals, a text trace (one
-//!   timestamp in ns per line) or the timestamps of a classic pcap file.
+//! - **Traffic** ([`Profile`]): a steady rate, bursts, Poisson arrivals, a ramp from a low
+//!   rate to a high one and back, a text trace (one timestamp in ns per line) or the
+//!   timestamps of a classic pcap file.
+//! - **The CPU allocator** ([`Config::allocation`], issue 11). The machine's CPUs are the pool.
+//!   Each stage holds a set of CPUs, one at the start (the lowest nobody holds, in stage
+//!   order; a pinned stage holds the CPUs given to it), and lane `i` of the stage runs on the
+//!   `i mod n`-th of its `n` CPUs, as `stageN/cpus` places lanes; the number of lanes is fixed
+//!   for the run. At the end of every interval the allocator runs
+//!   [`vigil_core::allocator::Allocator::decide`] on each stage's processing time in the
+//!   interval (not its spinning) and the CPUs it held, and applies the changes: a stage that
+//!   grows takes the lowest free CPU, one that shrinks gives back the CPU it took last. A
+//!   context whose CPU changed moves at once if idle, else at the end of its current poll,
+//!   by an IPI to its new CPU (counted as a wake-up); its queue moves with it, so order holds.
+//!   (The module would rebuild its pipeline instead, draining the old one: not modelled.)
 //! - **Measures.** A run ends when the last packet is delivered. End-to-end latency is from
 //!   arrival at stage 0 to the end of the last stage's service. CPU busy time is processing
 //!   plus spinning; the busy fraction divides it by the number of CPUs that host a context
@@ -56,14 +68,17 @@
 //! Everything is deterministic: events at the same instant run in the order they were
 //! scheduled, and the Poisson profile uses a seeded xorshift generator.
 
+pub mod allocation;
 pub mod config;
 pub mod model;
+pub mod plot;
+pub mod ramp;
 pub mod report;
 pub mod summary;
 pub mod trace;
 pub mod traffic;
 
-pub use config::{Config, Costs};
+pub use config::{Allocation, Config, Costs};
 pub use model::{run, Delivery, Outcome};
 pub use summary::Summary;
 pub use traffic::Profile;

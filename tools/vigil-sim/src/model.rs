@@ -10,6 +10,7 @@ use vigil_core::policy::{
     decide, in_flight_toward, wakes_ahead, Decision, Params, Policy, Reason, View,
 };
 
+use crate::allocation::{Allocating, Interval};
 use crate::config::Config;
 
 /// What the simulated monotonic clock reads when the traffic starts, as the kernel's reads the
@@ -61,6 +62,9 @@ pub struct Outcome {
     pub reschedules: [u64; Reason::ALL.len()],
     /// Completions.
     pub completions: u64,
+    /// Under the allocator, its intervals, in order (the last one ends before the last
+    /// delivery).
+    pub intervals: Vec<Interval>,
 }
 
 impl Outcome {
@@ -86,7 +90,11 @@ struct Packet {
 struct Context {
     lane: usize,
     stage: usize,
+    /// The CPU it is scheduled on, or was last.
     cpu: usize,
+    /// The CPU it is bound to: `cpu`, unless the allocator moved it while it was scheduled. It
+    /// moves at the end of its current poll.
+    home: usize,
     queue: VecDeque<Packet>,
     /// On its CPU's poll list, being polled, or with an IPI on the way.
     scheduled: bool,
@@ -128,6 +136,8 @@ enum Event {
     Woken(usize),
     /// A CPU finished its current action.
     Done(usize),
+    /// The allocator's interval ends.
+    Tick,
 }
 
 struct Sim<'a> {
@@ -144,6 +154,7 @@ struct Sim<'a> {
     entered: Vec<u64>,
     /// Per lane: when its last packet entered (0: none yet), as the module's ledger keeps it.
     head_entry: Vec<u64>,
+    allocating: Option<Allocating>,
     out: Outcome,
 }
 
@@ -161,13 +172,19 @@ pub fn run(config: &Config, policy: Policy, arrivals: &[u64]) -> Result<Outcome,
 
 impl<'a> Sim<'a> {
     fn new(config: &'a Config, policy: Policy, arrivals: &'a [u64]) -> Self {
+        let allocating = Allocating::new(config);
         let mut contexts = Vec::new();
         for stage in 0..config.stages {
             for lane in 0..config.lanes {
+                let cpu = match &allocating {
+                    Some(a) => a.home(lane, stage),
+                    None => config.cpu(lane, stage),
+                };
                 contexts.push(Context {
                     lane,
                     stage,
-                    cpu: config.cpu(lane, stage),
+                    cpu,
+                    home: cpu,
                     queue: VecDeque::new(),
                     scheduled: false,
                     handled: 0,
@@ -194,6 +211,7 @@ impl<'a> Sim<'a> {
             cpus,
             entered: vec![0; config.lanes],
             head_entry: vec![0; config.lanes],
+            allocating,
             out: Outcome {
                 policy,
                 arrived: 0,
@@ -209,6 +227,7 @@ impl<'a> Sim<'a> {
                 empty_polls: 0,
                 reschedules: [0; Reason::ALL.len()],
                 completions: 0,
+                intervals: Vec::new(),
             },
         }
     }
@@ -227,6 +246,9 @@ impl<'a> Sim<'a> {
             return;
         };
         self.at(EPOCH_NS + first, Event::Arrival);
+        if let Some(a) = &self.allocating {
+            self.at(EPOCH_NS + a.interval_ns(), Event::Tick);
+        }
         while self.out.deliveries.len() < self.arrivals.len() {
             let Some(Reverse((time, _, event))) = self.events.pop() else {
                 unreachable!("packets left in the pipeline with nothing to move them");
@@ -240,6 +262,7 @@ impl<'a> Sim<'a> {
                     self.next_poll(cpu);
                 }
                 Event::Done(cpu) => self.done(cpu),
+                Event::Tick => self.tick(),
             }
         }
         self.out.duration_ns = self.now - (EPOCH_NS + first);
@@ -263,6 +286,9 @@ impl<'a> Sim<'a> {
         let previous = std::mem::replace(&mut self.head_entry[lane], self.now);
         self.entered[lane] += 1;
         self.out.arrived += 1;
+        if let Some(a) = &mut self.allocating {
+            a.add_arrival();
+        }
         let packet = Packet {
             lane,
             seq: self.entered[lane],
@@ -294,6 +320,8 @@ impl<'a> Sim<'a> {
             return false;
         }
         c.scheduled = true;
+        // Idle, it is free to move.
+        c.cpu = c.home;
         let cpu = c.cpu;
         if from == Some(cpu) {
             // napi_schedule() on the CPU itself, which is running: no IPI.
@@ -307,7 +335,9 @@ impl<'a> Sim<'a> {
     }
 
     fn ipi(&mut self, ctx: usize) {
-        let cpu = self.contexts[ctx].cpu;
+        let c = &mut self.contexts[ctx];
+        c.cpu = c.home;
+        let cpu = c.cpu;
         self.cpus[cpu].poll_list.push_back(ctx);
         let costs = &self.config.costs;
         let deep = match self.cpus[cpu].asleep {
@@ -350,7 +380,12 @@ impl<'a> Sim<'a> {
 
     fn account(&mut self, action: Action, ns: u64) {
         match action {
-            Action::Process(..) => self.out.work_ns += ns,
+            Action::Process(ctx, _) => {
+                self.out.work_ns += ns;
+                if let Some(a) = &mut self.allocating {
+                    a.add_busy(self.contexts[ctx].stage, ns);
+                }
+            }
             Action::Spin(_) => self.out.spin_ns += ns,
         }
     }
@@ -369,7 +404,7 @@ impl<'a> Sim<'a> {
                 }
                 if done == self.config.costs.budget {
                     // Budget spent: back to the tail, no decision (NAPI repolls).
-                    self.cpus[cpu].poll_list.push_back(ctx);
+                    self.requeue(cpu, ctx);
                     self.next_poll(cpu);
                 } else if self.contexts[ctx].queue.is_empty() {
                     // The one place rust/pipeline.rs records it (`stale_last_work`).
@@ -422,7 +457,7 @@ impl<'a> Sim<'a> {
         match decide(&self.params, &view) {
             Decision::Reschedule(reason) => {
                 self.out.reschedules[reason.index()] += 1;
-                self.cpus[cpu].poll_list.push_back(ctx);
+                self.requeue(cpu, ctx);
             }
             Decision::Complete => {
                 self.out.completions += 1;
@@ -430,5 +465,31 @@ impl<'a> Sim<'a> {
             }
         }
         self.next_poll(cpu);
+    }
+
+    /// Puts `ctx`, which keeps polling, back at the tail of its CPU's poll list, or, if the
+    /// allocator moved it, sends it to its new CPU with an IPI.
+    fn requeue(&mut self, cpu: usize, ctx: usize) {
+        if self.contexts[ctx].home == cpu {
+            self.cpus[cpu].poll_list.push_back(ctx);
+        } else {
+            self.out.wakeups += 1;
+            self.at(self.now + self.config.costs.ipi_ns, Event::Ipi(ctx));
+        }
+    }
+
+    /// The allocator's interval ends: it decides, and the contexts of the stages it changed
+    /// are bound to their new CPUs (those scheduled move at the end of their current poll).
+    fn tick(&mut self) {
+        let Some(a) = &mut self.allocating else {
+            return;
+        };
+        let interval = a.end_interval(self.now - EPOCH_NS);
+        for c in &mut self.contexts {
+            c.home = a.home(c.lane, c.stage);
+        }
+        let next = self.now + a.interval_ns();
+        self.at(next, Event::Tick);
+        self.out.intervals.push(interval);
     }
 }

@@ -24,11 +24,21 @@ pub enum Profile {
     Trace(String),
     /// Timestamps from a classic pcap file.
     Pcap(String),
+    /// A steady rate that ramps up and back down, in five phases of `phase_ns` each: `low`
+    /// packets per second, a linear rise to `high`, `high`, a linear fall to `low`, `low`.
+    Ramp {
+        /// The rate at the start and at the end, packets per second.
+        low: u64,
+        /// The rate in the middle.
+        high: u64,
+        /// How long each phase lasts.
+        phase_ns: u64,
+    },
 }
 
 impl Profile {
-    /// Parses `steady:PPS`, `bursts:B:GAP_NS[:SPACING_NS]`, `poisson:PPS`, `trace:PATH` or
-    /// `pcap:PATH`.
+    /// Parses `steady:PPS`, `bursts:B:GAP_NS[:SPACING_NS]`, `poisson:PPS`, `trace:PATH`,
+    /// `pcap:PATH` or `ramp:LOW_PPS:HIGH_PPS:PHASE_MS`.
     pub fn parse(text: &str) -> Result<Profile, String> {
         let (kind, rest) = text.split_once(':').unwrap_or((text, ""));
         let number = |s: &str, what: &str| -> Result<u64, String> {
@@ -62,6 +72,21 @@ impl Profile {
                     burst,
                     gap_ns,
                     spacing_ns,
+                })
+            }
+            "ramp" => {
+                let fields: Vec<&str> = rest.split(':').collect();
+                let [low, high, phase_ms] = fields[..] else {
+                    return Err(format!(
+                        "expected ramp:LOW_PPS:HIGH_PPS:PHASE_MS, got '{text}'"
+                    ));
+                };
+                Ok(Profile::Ramp {
+                    low: positive(low, "rate")?,
+                    high: positive(high, "rate")?,
+                    phase_ns: positive(phase_ms, "phase")?
+                        .checked_mul(1_000_000)
+                        .ok_or(format!("phase too long in profile '{text}'"))?,
                 })
             }
             "trace" | "pcap" if rest.is_empty() => Err(format!("no path in profile '{text}'")),
@@ -105,6 +130,11 @@ impl Profile {
                 times.truncate(packets);
                 times
             }
+            Profile::Ramp {
+                low,
+                high,
+                phase_ns,
+            } => ramp(low, high, phase_ns, packets),
             Profile::Pcap(ref path) => {
                 let bytes = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
                 let mut times = trace::parse_pcap(&bytes).map_err(|e| format!("{path}: {e}"))?;
@@ -113,6 +143,34 @@ impl Profile {
             }
         })
     }
+}
+
+/// `Profile::Ramp`'s arrivals: each packet follows the previous by the inverse of the rate
+/// at the previous one's time.
+fn ramp(low: u64, high: u64, phase_ns: u64, packets: usize) -> Vec<u64> {
+    let end = phase_ns.saturating_mul(5);
+    // The rate at `t`, moving linearly by `to - from` over a phase `into` it.
+    let between = |from: u64, to: u64, into: u64| {
+        let step = (u128::from(to.abs_diff(from)) * u128::from(into) / u128::from(phase_ns)) as u64;
+        if to >= from {
+            from + step
+        } else {
+            from - step
+        }
+    };
+    let rate = |t: u64| match (t / phase_ns, t % phase_ns) {
+        (1, into) => between(low, high, into),
+        (2, _) => high,
+        (3, into) => between(high, low, into),
+        _ => low,
+    };
+    let mut out = Vec::new();
+    let mut t = 0;
+    while t < end && out.len() < packets {
+        out.push(t);
+        t += (1_000_000_000 / rate(t)).max(1);
+    }
+    out
 }
 
 /// A seeded xorshift64* generator: the same seed gives the same traffic.

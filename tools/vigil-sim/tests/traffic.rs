@@ -33,6 +33,14 @@ fn profiles_parse_and_bad_ones_are_refused() {
         Profile::parse("pcap:x.pcap"),
         Ok(Profile::Pcap("x.pcap".into()))
     );
+    assert_eq!(
+        Profile::parse("ramp:1000:100000:2000"),
+        Ok(Profile::Ramp {
+            low: 1000,
+            high: 100_000,
+            phase_ns: 2_000_000_000
+        })
+    );
     for bad in [
         "",
         "steady",
@@ -46,6 +54,11 @@ fn profiles_parse_and_bad_ones_are_refused() {
         "bursts:4:100:40",
         "trace:",
         "flood:1",
+        "ramp:1000:100000",
+        "ramp:0:100:10",
+        "ramp:10:100:0",
+        "ramp:10:100:10:10",
+        "ramp:10:100:18446744073709551615",
     ] {
         assert!(Profile::parse(bad).is_err(), "{bad}");
     }
@@ -65,6 +78,38 @@ fn generated_profiles_arrive_when_they_should() {
     // Mean gap 1000 ns: 100000 packets take about 100 ms.
     let span = *poisson.last().unwrap() as f64;
     assert!((span / 1e8 - 1.0).abs() < 0.02, "{span}");
+}
+
+#[test]
+fn a_ramp_goes_from_low_to_high_and_back_in_five_phases() {
+    let phase_ns = 1_000_000_000;
+    let ramp = Profile::Ramp {
+        low: 1_000,
+        high: 9_000,
+        phase_ns,
+    };
+    let times = ramp.arrivals(usize::MAX, 0).unwrap();
+    assert!(times.windows(2).all(|w| w[0] < w[1]));
+    assert!(*times.last().unwrap() < 5 * phase_ns);
+    let in_phase = |p: u64| times.iter().filter(|&&t| t / phase_ns == p).count() as f64;
+    // Low, rising (mean 5000), high, falling, low: packets per second within 1 %.
+    for (phase, rate) in [
+        (0, 1_000.0),
+        (1, 5_000.0),
+        (2, 9_000.0),
+        (3, 5_000.0),
+        (4, 1_000.0),
+    ] {
+        let n = in_phase(phase);
+        assert!((n / rate - 1.0).abs() < 0.01, "phase {phase}: {n}");
+    }
+    // The rise is linear: its first half, 1000 to 5000 pps in 0.5 s, carries 1500 packets.
+    let first_half = times
+        .iter()
+        .filter(|&&t| (phase_ns..phase_ns + phase_ns / 2).contains(&t))
+        .count() as f64;
+    assert!((first_half / 1_500.0 - 1.0).abs() < 0.01, "{first_half}");
+    assert_eq!(ramp.arrivals(10, 0).unwrap().len(), 10);
 }
 
 #[test]
