@@ -39,9 +39,10 @@ module! {
 /// The module's version, shown in `/sys/kernel/vigil/version`.
 pub(crate) const VERSION: &str = "0.2.0";
 
-/// The loaded module. Fields drop in declaration order: the sysfs directories (children
-/// before their parent, so that no write races the teardown), then the control, whose running
-/// pipeline stops and drains.
+/// The loaded module. Each sysfs directory removes its files when dropped and holds its
+/// parent directory, which goes when its last child does, whatever the field order; the
+/// directories go before the control (declared last), whose running pipeline stops and drains,
+/// so that no write races the teardown.
 #[pin_data]
 struct Vigil {
     stage_dirs: KVec<Dir<StageDir>>,

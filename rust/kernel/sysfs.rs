@@ -195,23 +195,53 @@ unsafe extern "C" fn store_trampoline<T: 'static>(
     }
 }
 
-/// A sysfs directory of attribute files operating on a shared `T`.
-///
-/// The slots live in a heap buffer that is filled once and never reallocated, so their addresses
-/// stay fixed while sysfs holds them even when the `Dir` itself moves.
+/// A sysfs directory (a kobject), removed when the last [`Dir`] showing files in it, or in a
+/// directory below it, is gone: each child holds its parent, so that teardown order is a fact
+/// of the types and not of field order.
 ///
 /// # Invariants
 ///
-/// `kobj` is a kobject this `Dir` created and holds a reference to, shown in sysfs; every slot
-/// of `slots` is one of its files, and `slots` is not resized after they were created.
-pub(crate) struct Dir<T: Send + Sync + 'static> {
+/// `kobj` is a kobject created for this node, shown in sysfs, whose one reference the node
+/// holds; `_parent`, if any, is the node of the directory it was created in, held only so
+/// that it outlives this one.
+pub(crate) struct Node {
     kobj: NonNull<sys::kobject>,
+    _parent: Option<Arc<Node>>,
+}
+
+// SAFETY: the kobject may be removed and released from any thread.
+unsafe impl Send for Node {}
+// SAFETY: `Node` has no `&self` methods that touch the C side.
+unsafe impl Sync for Node {}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        // SAFETY: `kobj` is live and ours (type invariant). Every child node holds this one,
+        // so none is left below it; `kobject_del` removes the directory, then our reference is
+        // dropped. The parent, if any, is released after (field drop order).
+        unsafe {
+            sys::kobject_del(self.kobj.as_ptr());
+            sys::kobject_put(self.kobj.as_ptr());
+        }
+    }
+}
+
+/// A sysfs directory of attribute files operating on a shared `T`.
+///
+/// The slots live in a heap buffer that is filled once and never reallocated, so their addresses
+/// stay fixed while sysfs holds them even when the `Dir` itself moves: a `Dir` needs no pinning.
+///
+/// # Invariants
+///
+/// Every slot of `slots` is a file of `node`'s directory, and `slots` is not resized after the
+/// files were created (only truncated to the files that exist, when creating one failed).
+pub(crate) struct Dir<T: Send + Sync + 'static> {
+    node: Arc<Node>,
     slots: KVec<Slot<T>>,
     _ctx: Arc<T>,
 }
 
-// SAFETY: the kobject may be released from any thread; the slots only hold shared references
-// to `T: Send + Sync`.
+// SAFETY: the slots only hold shared references to `T: Send + Sync`; the node is `Send`.
 unsafe impl<T: Send + Sync> Send for Dir<T> {}
 // SAFETY: `Dir` has no `&self` methods that touch the C side.
 unsafe impl<T: Send + Sync> Sync for Dir<T> {}
@@ -220,8 +250,8 @@ unsafe impl<T: Send + Sync> Sync for Dir<T> {}
 pub(crate) enum Parent<'a> {
     /// `/sys/kernel/`.
     Kernel,
-    /// Inside another directory (which must outlive the new one).
-    Dir(NonNull<sys::kobject>, core::marker::PhantomData<&'a ()>),
+    /// Inside another directory, which the new one keeps until it is gone.
+    Dir(&'a Arc<Node>),
 }
 
 impl<T: Send + Sync + 'static> Dir<T> {
@@ -232,10 +262,10 @@ impl<T: Send + Sync + 'static> Dir<T> {
         attrs: &[Attr<T>],
         ctx: Arc<T>,
     ) -> Result<Self> {
-        let parent = match parent {
+        let (parent_kobj, parent) = match parent {
             // SAFETY: `kernel_kobj` is set up at boot and never changes.
-            Parent::Kernel => unsafe { sys::kernel_kobj },
-            Parent::Dir(kobj, _) => kobj.as_ptr(),
+            Parent::Kernel => (unsafe { sys::kernel_kobj }, None),
+            Parent::Dir(node) => (node.kobj.as_ptr(), Some(node.clone())),
         };
         let mut slots = KVec::with_capacity(attrs.len(), GFP_KERNEL)?;
         let key = kernel::sync::static_lock_class!();
@@ -266,45 +296,77 @@ impl<T: Send + Sync + 'static> Dir<T> {
                 GFP_KERNEL,
             )?;
         }
-        // SAFETY: `name` is a valid string and `parent` a live kobject (caller's contract for
-        // `Parent::Dir`, boot-time for `kernel_kobj`). The name is copied.
-        let kobj = unsafe { sys::kobject_create_and_add(name.as_char_ptr(), parent) };
+        // SAFETY: `name` is a valid string and `parent_kobj` a live kobject (held by `parent`,
+        // or boot-time for `kernel_kobj`). The name is copied.
+        let kobj = unsafe { sys::kobject_create_and_add(name.as_char_ptr(), parent_kobj) };
         let kobj = NonNull::new(kobj).ok_or(ENOMEM)?;
-        // INVARIANT: `kobj` is ours; files are created below, and removed with it on error.
-        let dir = Self {
-            kobj,
+        // INVARIANT: `kobj` is new and ours, created in `parent`'s directory.
+        let node = Arc::new(
+            Node {
+                kobj,
+                _parent: parent,
+            },
+            GFP_KERNEL,
+        )
+        .inspect_err(|_| {
+            // SAFETY: `kobj` was created above and is not shown to anyone else yet.
+            unsafe {
+                sys::kobject_del(kobj.as_ptr());
+                sys::kobject_put(kobj.as_ptr());
+            }
+        })?;
+        let mut dir = Self {
+            node,
             slots,
             _ctx: ctx,
         };
-        for slot in dir.slots.iter() {
-            // SAFETY: `kobj` is live; the attribute lives in `slots`, which stays in place and
-            // outlives the file (removed in `drop`).
-            to_result(unsafe {
+        for n in 0..dir.slots.len() {
+            let slot = &dir.slots[n];
+            // SAFETY: the node's kobject is live; the attribute lives in `slots`, which stays
+            // in place and outlives the file (removed in `drop`).
+            let ret = unsafe {
                 sys::sysfs_create_file_ns(
-                    kobj.as_ptr(),
+                    dir.node.kobj.as_ptr(),
                     &raw mut (*slot.raw.get()).attr,
                     core::ptr::null(),
                 )
-            })?;
+            };
+            if let Err(e) = to_result(ret) {
+                // INVARIANT: `drop` then removes the `n` files created, and no other.
+                dir.slots.truncate(n);
+                return Err(e);
+            }
         }
         Ok(dir)
     }
 
-    /// This directory, as the parent of another.
+    /// Removes every file.
+    fn remove_files(&self) {
+        for slot in self.slots.iter() {
+            // SAFETY: the node's kobject is live and the file was created from this slot.
+            // Removal waits for running `show`/`store` calls to end, so none uses the slot or
+            // the context afterwards.
+            unsafe {
+                sys::sysfs_remove_file_ns(
+                    self.node.kobj.as_ptr(),
+                    &raw const (*slot.raw.get()).attr,
+                    core::ptr::null(),
+                )
+            };
+        }
+    }
+
+    /// This directory, as the parent of another, which then keeps it until it is gone.
     pub(crate) fn as_parent(&self) -> Parent<'_> {
-        Parent::Dir(self.kobj, core::marker::PhantomData)
+        Parent::Dir(&self.node)
     }
 }
 
 impl<T: Send + Sync + 'static> Drop for Dir<T> {
     fn drop(&mut self) {
-        // SAFETY: `kobj` is live and ours (type invariant). `kobject_del` removes the directory
-        // and its files, waiting for running `show`/`store` calls to end, so no callback uses
-        // the slots or the context afterwards; then our reference is dropped.
-        unsafe {
-            sys::kobject_del(self.kobj.as_ptr());
-            sys::kobject_put(self.kobj.as_ptr());
-        }
+        // The files go first: they refer to the slots and the context, which go with `self`.
+        // The directory itself goes when its last holder (this or a child) does.
+        self.remove_files();
     }
 }
 
