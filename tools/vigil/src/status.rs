@@ -2,8 +2,9 @@
 
 //! `vigil status [--json]`: the configuration and the headline statistics.
 
-use crate::json::Json;
+use crate::json::object;
 use crate::sysfs::Sysfs;
+use serde_json::Value;
 
 /// Top-level settings, in the order shown.
 const SETTINGS: [&str; 14] = [
@@ -109,40 +110,23 @@ pub fn render(s: &Status) -> String {
 }
 
 /// The `--json` form.
-pub fn to_json(s: &Status) -> Json {
-    Json::obj([
+pub fn to_json(s: &Status) -> Value {
+    object([
         (
             "settings",
-            Json::obj(
-                s.settings
-                    .iter()
-                    .map(|(k, v)| (k.clone(), Json::Str(v.clone()))),
-            ),
+            object(s.settings.iter().map(|(k, v)| (k, v.as_str()))),
         ),
         (
             "stages",
-            Json::Arr(
+            Value::Array(
                 s.stages
                     .iter()
-                    .map(|row| {
-                        Json::obj(
-                            STAGE_SETTINGS
-                                .iter()
-                                .zip(row)
-                                .map(|(k, v)| (*k, Json::Str(v.clone()))),
-                        )
-                    })
+                    .map(|row| object(STAGE_SETTINGS.iter().zip(row.iter().map(String::as_str))))
                     .collect(),
             ),
         ),
-        (
-            "rules",
-            Json::Arr(s.rules.iter().map(|r| Json::Str(r.clone())).collect()),
-        ),
-        (
-            "stats",
-            Json::obj(s.headline.iter().map(|(k, v)| (k.clone(), Json::Int(*v)))),
-        ),
+        ("rules", Value::from(s.rules.clone())),
+        ("stats", object(s.headline.iter().map(|(k, v)| (k, *v)))),
     ])
 }
 
