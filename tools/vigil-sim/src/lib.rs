@@ -57,6 +57,7 @@
 //! scheduled, and the Poisson profile uses a seeded xorshift generator.
 
 pub mod config;
+pub mod layout;
 pub mod model;
 pub mod report;
 pub mod summary;
