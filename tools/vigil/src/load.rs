@@ -114,6 +114,10 @@ const SPIN_LAST: Duration = Duration::from_micros(200);
 
 /// Sequence (8 bytes), flow (4), send time in ns since the epoch (8), all big-endian.
 const HEADER: usize = 20;
+/// The largest payload `--size` may ask for.
+const MAX_SIZE: u16 = 65000;
+/// The most flows `--flows` may ask for.
+const MAX_FLOWS: u32 = 1024;
 
 /// The command line of `vigil load`; [`Args::options`] turns it into [`Options`].
 #[derive(Debug, clap::Args)]
@@ -125,13 +129,14 @@ pub struct Args {
     /// Datagrams in all.
     #[arg(long, value_name = "N", default_value_t = 1000)]
     count: u64,
-    /// Bytes of payload per datagram.
     #[arg(long, value_name = "BYTES", default_value_t = 64,
-          value_parser = clap::value_parser!(u16).range(HEADER as i64..=65000))]
+          help = format!("Bytes of payload per datagram, {HEADER} (the header) to {MAX_SIZE}"),
+          value_parser = clap::value_parser!(u16).range(HEADER as i64..=MAX_SIZE.into()))]
     size: u16,
-    /// Flows (source sockets) the datagrams are spread over, round robin.
     #[arg(long, value_name = "F", default_value_t = 1,
-          value_parser = clap::value_parser!(u32).range(1..=1024))]
+          help = format!("Flows (source sockets) the datagrams are spread over, round robin, \
+                          at most {MAX_FLOWS}"),
+          value_parser = clap::value_parser!(u32).range(1..=MAX_FLOWS.into()))]
     flows: u32,
     /// A steady rate, datagrams per second (default: as fast as possible).
     #[arg(long, value_name = "PPS", value_parser = clap::value_parser!(u64).range(1..))]
