@@ -17,6 +17,7 @@
 #   make clippy          build the module with the kernel's CLIPPY=1
 #   make fmt / fmtcheck  rustfmt the module and host crates / check they are formatted
 #   make tools           build the host crates (the vigil CLI, static)
+#   make man             the vigil CLI's man pages, into out/man/ (man -l out/man/vigil.1)
 #   make clean
 
 SHELL := /bin/bash
@@ -34,7 +35,7 @@ KMAKE = PATH=$(LLVM_BIN):$(VIGIL_CACHE)/tools/bin:$$PATH $(MAKE) -C $(KDIR) M=$(
 	LLVM=1 RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc \
 	CLIPPY_DRIVER=/usr/bin/clippy-driver BINDGEN=$(VIGIL_CACHE)/tools/bin/bindgen
 
-.PHONY: all module clippy demo check selftests bench sim-ramp fmt fmtcheck tools clean setup
+.PHONY: all module clippy demo check selftests bench sim-ramp fmt fmtcheck tools man clean setup
 
 all: module
 
@@ -49,6 +50,10 @@ setup:
 
 tools:
 	tools/testing/build-tools.sh
+
+# Generated from the CLI's own definition (tools/vigil/src/cli.rs), like its --help.
+man:
+	vigil=$$(tools/testing/build-tools.sh) && "$$vigil" man out/man
 
 demo:
 	tools/testing/demo.sh

@@ -4,7 +4,6 @@
 //! run is not measurable (empty when it is).
 
 use crate::format;
-use crate::json_value;
 use crate::record::{self, Run, Value, WAKEUPS_PER_1K};
 
 /// The CSV text: a header, then one row per run in file order; unknown values are empty.
@@ -28,9 +27,9 @@ fn cell(run: &Run, column: &str) -> String {
         "variant" => run.variant.name().to_string(),
         WAKEUPS_PER_1K => run
             .wakeups_per_1k()
-            .map_or_else(String::new, |v| json_value::number(format::round6(v))),
+            .map_or_else(String::new, |v| format::round6(v).to_string()),
         key => match run.get(key) {
-            Some(Value::Number(n)) => json_value::number(*n),
+            Some(Value::Number(n)) => n.to_string(),
             Some(Value::Text(t)) => quote(t),
             Some(Value::Null) | None => String::new(),
         },

@@ -13,7 +13,9 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::json_value::Value;
+use serde::Deserialize;
+use serde_json::Value;
+
 use crate::Error;
 
 /// A cell is contended when any of its vCPU threads waited on the host's run queue for more
@@ -219,44 +221,50 @@ pub fn vcpu_threads(path: &Path) -> Result<Vec<(u32, u32)>, Error> {
             if reader.read_line(&mut line).map_err(err)? == 0 {
                 return Err(Error(format!("QMP {}: connection closed", path.display())));
             }
-            let value = crate::json_read::parse(line.trim())?;
+            let value: Value = serde_json::from_str(&line)
+                .map_err(|e| Error(format!("QMP {}: {e}", path.display())))?;
             if value.get("QMP").is_some() || value.get("event").is_some() {
                 continue;
             }
             if let Some(e) = value.get("error") {
-                return Err(Error(format!("QMP error: {}", e.to_pretty())));
+                return Err(Error(format!("QMP error: {e}")));
             }
             if let Some(r) = value.get("return") {
                 return Ok(r.clone());
             }
         }
     };
-    writer
-        .write_all(b"{\"execute\":\"qmp_capabilities\"}\n")
-        .map_err(err)?;
-    read_reply(&mut reader)?;
-    writer
-        .write_all(b"{\"execute\":\"query-cpus-fast\"}\n")
-        .map_err(err)?;
-    let cpus = read_reply(&mut reader)?;
-    threads_of(&cpus)
+    let mut execute = |command: &str| -> Result<Value, Error> {
+        let mut line = serde_json::to_vec(&QmpCommand { execute: command })
+            .map_err(|e| Error(format!("QMP: {e}")))?;
+        line.push(b'\n');
+        writer.write_all(&line).map_err(err)?;
+        read_reply(&mut reader)
+    };
+    execute("qmp_capabilities")?;
+    threads_of(&execute("query-cpus-fast")?)
+}
+
+/// A QMP command without arguments.
+#[derive(serde::Serialize)]
+struct QmpCommand<'a> {
+    execute: &'a str,
+}
+
+/// What `query-cpus-fast` says of one CPU (other members are ignored).
+#[derive(Deserialize)]
+struct QmpCpu {
+    #[serde(rename = "cpu-index")]
+    cpu_index: u32,
+    #[serde(rename = "thread-id")]
+    thread_id: u32,
 }
 
 /// `(cpu-index, thread-id)` of each CPU in a `query-cpus-fast` reply, by cpu-index.
 pub fn threads_of(reply: &Value) -> Result<Vec<(u32, u32)>, Error> {
-    let Value::Array(cpus) = reply else {
-        return Err(Error::new("query-cpus-fast: not an array"));
-    };
-    let mut out = Vec::new();
-    for cpu in cpus {
-        let field = |k: &str| {
-            cpu.get(k)
-                .and_then(Value::as_f64)
-                .map(|n| n as u32)
-                .ok_or_else(|| Error(format!("query-cpus-fast: a CPU without `{k}`")))
-        };
-        out.push((field("cpu-index")?, field("thread-id")?));
-    }
+    let cpus =
+        Vec::<QmpCpu>::deserialize(reply).map_err(|e| Error(format!("query-cpus-fast: {e}")))?;
+    let mut out: Vec<(u32, u32)> = cpus.iter().map(|c| (c.cpu_index, c.thread_id)).collect();
     out.sort();
     Ok(out)
 }
@@ -326,12 +334,17 @@ mod tests {
             Some(42)
         );
         assert_eq!(ThreadTimes::parse("12"), None);
-        let reply = crate::json_read::parse(
+        let reply: Value = serde_json::from_str(
             r#"[{"cpu-index":1,"thread-id":702,"qom-path":"/x","target":"x86_64"},
                 {"cpu-index":0,"thread-id":701}]"#,
         )
         .unwrap();
         assert_eq!(threads_of(&reply).unwrap(), vec![(0, 701), (1, 702)]);
+        let partial: Value = serde_json::from_str(r#"[{"cpu-index":0}]"#).unwrap();
+        assert!(threads_of(&partial)
+            .unwrap_err()
+            .0
+            .contains("missing field `thread-id`"));
         let text = "# pinned\ncell=a wall_ns=5 vcpu0=1:2:3:4\ncell=a wall_ns=6\n";
         let cells = parse(text).unwrap();
         assert_eq!(cells.len(), 1);

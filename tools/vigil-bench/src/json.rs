@@ -5,113 +5,144 @@
 //! over the repeated runs), ratios (median, range), targets (`status` "not measurable" when a
 //! side's runs were oversubscribed or contended) and the simulator's results.
 
-use crate::cells::{self, Cell};
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::Value;
+use vigil_sim::report::JsonRow;
+
+use crate::cells::{self, Cell, Spread};
 use crate::format;
 use crate::host::CONTENDED_WAIT_FRACTION;
-use crate::json_value::Value;
 use crate::ratios::{self, Ratio};
 use crate::record::{self, Run};
 use crate::report::Report;
 use crate::sim::Sim;
 use crate::targets::{Outcome, Target};
+use crate::Error;
 
-/// The JSON text of `report`.
-pub fn render(report: &Report) -> String {
-    let meta = report
-        .meta
-        .entries
-        .iter()
-        .map(|(k, v)| (k.clone(), Value::string(v.as_str())))
-        .collect();
-    let root = Value::Object(vec![
-        ("meta".to_string(), Value::Object(meta)),
-        (
-            "runs".to_string(),
-            Value::Array(report.runs.iter().map(run).collect()),
+/// The JSON text of `report`, a record (run, cell, ratio...) per line.
+pub fn render(report: &Report) -> Result<String, Error> {
+    let results = Results {
+        meta: Ordered(
+            report
+                .meta
+                .entries
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect(),
         ),
-        (
-            "contended_wait_fraction".to_string(),
-            Value::Number(CONTENDED_WAIT_FRACTION),
-        ),
-        (
-            "cells".to_string(),
-            Value::Array(report.cells.iter().map(cell).collect()),
-        ),
-        (
-            "ratios".to_string(),
-            Value::Array(report.ratios.iter().map(ratio).collect()),
-        ),
-        (
-            "targets".to_string(),
-            Value::Array(report.targets.iter().map(target).collect()),
-        ),
-        (
-            "simulator".to_string(),
-            Value::Array(report.sims.iter().map(|s| simulator(report, s)).collect()),
-        ),
-    ]);
-    let mut text = root.to_pretty();
-    text.push('\n');
-    text
+        runs: report.runs.iter().map(run).collect(),
+        contended_wait_fraction: number(Some(CONTENDED_WAIT_FRACTION)),
+        cells: report.cells.iter().map(cell).collect(),
+        ratios: report.ratios.iter().map(ratio).collect(),
+        targets: report.targets.iter().map(target).collect(),
+        simulator: report.sims.iter().map(|s| simulator(report, s)).collect(),
+    };
+    vigil_sim::layout::to_string(&results).map_err(|e| Error(format!("results.json: {e}")))
 }
 
-fn member(key: &str, value: Value) -> (String, Value) {
-    (key.to_string(), value)
+/// An object whose members are data (meta keys, a run's keys), in order.
+#[derive(Debug)]
+struct Ordered<K, V>(Vec<(K, V)>);
+
+impl<K: Serialize, V: Serialize> Serialize for Ordered<K, V> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+/// `results.json`.
+#[derive(Debug, serde::Serialize)]
+struct Results<'a> {
+    meta: Ordered<&'a str, &'a str>,
+    runs: Vec<Ordered<&'a str, Value>>,
+    contended_wait_fraction: Value,
+    cells: Vec<CellJson<'a>>,
+    ratios: Vec<RatioJson<'a>>,
+    targets: Vec<TargetJson<'a>>,
+    simulator: Vec<SimJson<'a>>,
+}
+
+/// `n` as JSON: a whole number without a fraction (`2000`, as `runs.txt` has it), `null` when
+/// unknown.
+fn number(n: Option<f64>) -> Value {
+    match n {
+        Some(n) if n.fract() == 0.0 && n.abs() < 9_007_199_254_740_992.0 => Value::from(n as i64),
+        Some(n) => Value::from(n),
+        None => Value::Null,
+    }
 }
 
 /// Derived values are rounded so they do not carry float noise into a committed file.
 fn derived(v: Option<f64>) -> Value {
-    Value::number_or_null(v.map(format::round6))
+    number(v.map(format::round6))
 }
 
-fn run(run: &Run) -> Value {
+fn run(run: &Run) -> Ordered<&str, Value> {
     let mut members = Vec::new();
     for key in record::columns() {
         let value = match key {
-            "profile" => Value::string(run.profile.as_str()),
-            "kind" => Value::string(run.kind.name()),
-            "variant" => Value::string(run.variant.name()),
+            "profile" => Value::from(run.profile.as_str()),
+            "kind" => Value::from(run.kind.name()),
+            "variant" => Value::from(run.variant.name()),
             record::WAKEUPS_PER_1K => derived(run.wakeups_per_1k()),
-            key => Value::number_or_null(run.number(key)),
+            key => number(run.number(key)),
         };
-        members.push(member(key, value));
+        members.push((key, value));
     }
-    members.push(member(
-        "profile_desc",
-        run.profile_desc
-            .as_deref()
-            .map_or(Value::Null, Value::string),
-    ));
-    members.extend(measurability(cells::not_measurable(run)));
+    members.push(("profile_desc", Value::from(run.profile_desc.as_deref())));
+    let why = cells::not_measurable(run);
+    members.push(("measurable", Value::from(why.is_none())));
+    members.push(("not_measurable", Value::from(why)));
     for (key, value) in run
         .passthrough()
         .filter(|(k, _)| k != cells::NOT_MEASURABLE)
     {
         let value = match value {
             record::Value::Null => Value::Null,
-            record::Value::Number(n) => Value::Number(*n),
-            record::Value::Text(t) => Value::string(t.as_str()),
+            record::Value::Number(n) => number(Some(*n)),
+            record::Value::Text(t) => Value::from(t.as_str()),
         };
-        members.push(member(key, value));
+        members.push((key.as_str(), value));
     }
-    Value::Object(members)
+    Ordered(members)
 }
 
-fn measurability(why: Option<&str>) -> [(String, Value); 2] {
-    [
-        member("measurable", Value::Bool(why.is_none())),
-        member("not_measurable", why.map_or(Value::Null, Value::string)),
-    ]
+/// A cell: its runs' figures, each as its median and range.
+#[derive(Debug, serde::Serialize)]
+struct CellJson<'a> {
+    profile: &'a str,
+    kind: &'a str,
+    variant: &'a str,
+    runs: usize,
+    measurable: bool,
+    not_measurable: Option<&'a str>,
+    figures: Ordered<&'static str, SpreadJson>,
 }
 
-fn cell(c: &Cell) -> Value {
-    let mut members = vec![
-        member("profile", Value::string(c.profile())),
-        member("kind", Value::string(c.kind().name())),
-        member("variant", Value::string(c.variant().name())),
-        member("runs", Value::Number(c.runs.len() as f64)),
-    ];
-    members.extend(measurability(c.not_measurable.as_deref()));
+#[derive(Debug, serde::Serialize)]
+struct SpreadJson {
+    median: Value,
+    min: Value,
+    max: Value,
+    n: usize,
+}
+
+impl From<Spread> for SpreadJson {
+    fn from(s: Spread) -> SpreadJson {
+        SpreadJson {
+            median: derived(Some(s.median)),
+            min: derived(Some(s.min)),
+            max: derived(Some(s.max)),
+            n: s.n,
+        }
+    }
+}
+
+fn cell(c: &Cell) -> CellJson<'_> {
     let mut figures = Vec::new();
     for key in record::NUMERIC_KEYS.iter().copied().filter(|k| *k != "rep") {
         let spread = if key == "wakeups" {
@@ -121,115 +152,144 @@ fn cell(c: &Cell) -> Value {
             None
         };
         for (k, s) in c.spread_of(key).map(|s| (key, s)).into_iter().chain(spread) {
-            figures.push(member(
-                k,
-                Value::Object(vec![
-                    member("median", derived(Some(s.median))),
-                    member("min", derived(Some(s.min))),
-                    member("max", derived(Some(s.max))),
-                    member("n", Value::Number(s.n as f64)),
-                ]),
-            ));
+            figures.push((k, SpreadJson::from(s)));
         }
     }
-    members.push(member("figures", Value::Object(figures)));
-    Value::Object(members)
+    CellJson {
+        profile: c.profile(),
+        kind: c.kind().name(),
+        variant: c.variant().name(),
+        runs: c.runs.len(),
+        measurable: c.not_measurable.is_none(),
+        not_measurable: c.not_measurable.as_deref(),
+        figures: Ordered(figures),
+    }
 }
 
-fn range(r: Option<(f64, f64)>) -> Value {
-    r.map_or(Value::Null, |(lo, hi)| {
-        Value::Array(vec![derived(Some(lo)), derived(Some(hi))])
-    })
+fn range(r: Option<(f64, f64)>) -> Option<[Value; 2]> {
+    r.map(|(lo, hi)| [derived(Some(lo)), derived(Some(hi))])
 }
 
-fn reason(value: &Result<f64, String>) -> Value {
-    value
-        .as_ref()
-        .err()
-        .map_or(Value::Null, |why| Value::string(why.as_str()))
+fn reason(value: &Result<f64, String>) -> Option<&str> {
+    value.as_ref().err().map(String::as_str)
 }
 
-fn ratio(r: &Ratio) -> Value {
-    Value::Object(vec![
-        member("profile", Value::string(r.profile.as_str())),
-        member("kind", Value::string(r.kind.name())),
-        member("name", Value::string(r.name())),
-        member("numerator", Value::string(r.numerator.name())),
-        member("denominator", Value::string(r.denominator.name())),
-        member("metric", Value::string(r.metric.key())),
-        member("value", derived(r.value.clone().ok())),
-        member("range", range(r.range)),
-        member("reason", reason(&r.value)),
-        member("measurable", Value::Bool(r.not_measurable.is_none())),
-        member(
-            "not_measurable",
-            r.not_measurable
-                .as_deref()
-                .map_or(Value::Null, Value::string),
-        ),
-    ])
+#[derive(Debug, serde::Serialize)]
+struct RatioJson<'a> {
+    profile: &'a str,
+    kind: &'a str,
+    name: String,
+    numerator: &'a str,
+    denominator: &'a str,
+    metric: &'a str,
+    value: Value,
+    range: Option<[Value; 2]>,
+    reason: Option<&'a str>,
+    measurable: bool,
+    not_measurable: Option<&'a str>,
 }
 
-fn target(t: &Target) -> Value {
+fn ratio(r: &Ratio) -> RatioJson<'_> {
+    RatioJson {
+        profile: &r.profile,
+        kind: r.kind.name(),
+        name: r.name(),
+        numerator: r.numerator.name(),
+        denominator: r.denominator.name(),
+        metric: r.metric.key(),
+        value: derived(r.value.clone().ok()),
+        range: range(r.range),
+        reason: reason(&r.value),
+        measurable: r.not_measurable.is_none(),
+        not_measurable: r.not_measurable.as_deref(),
+    }
+}
+
+#[derive(Debug, serde::Serialize)]
+struct TargetJson<'a> {
+    profile: &'a str,
+    kind: &'a str,
+    target: String,
+    numerator: &'a str,
+    denominator: &'a str,
+    metric: &'a str,
+    bound: &'a str,
+    limit: Value,
+    ratio: Value,
+    range: Option<[Value; 2]>,
+    status: &'a str,
+    /// Positive inside the limit, negative outside, as a fraction of the limit.
+    margin: Value,
+    reason: Option<String>,
+}
+
+fn target(t: &Target) -> TargetJson<'_> {
     let outcome = t.outcome();
-    // Positive inside the limit, negative outside, as a fraction of the limit.
     let margin = match outcome {
         Outcome::Met { margin } => Some(margin),
         Outcome::Missed { by } => Some(-by),
         Outcome::Unknown(_) | Outcome::NotMeasurable(_) => None,
     };
-    Value::Object(vec![
-        member("profile", Value::string(t.ratio.profile.as_str())),
-        member("kind", Value::string(t.ratio.kind.name())),
-        member("target", Value::string(t.describe())),
-        member("numerator", Value::string(t.ratio.numerator.name())),
-        member("denominator", Value::string(t.ratio.denominator.name())),
-        member("metric", Value::string(t.ratio.metric.key())),
-        member("bound", Value::string(t.bound.name())),
-        member("limit", Value::Number(t.limit)),
-        member("ratio", derived(t.ratio.value.clone().ok())),
-        member("range", range(t.ratio.range)),
-        member("status", Value::string(outcome.name())),
-        member("margin", derived(margin)),
-        member(
-            "reason",
-            match &outcome {
-                Outcome::NotMeasurable(why) => Value::string(format!("not measurable: {why}")),
-                _ => reason(&t.ratio.value),
-            },
-        ),
-    ])
+    TargetJson {
+        profile: &t.ratio.profile,
+        kind: t.ratio.kind.name(),
+        target: t.describe(),
+        numerator: t.ratio.numerator.name(),
+        denominator: t.ratio.denominator.name(),
+        metric: t.ratio.metric.key(),
+        bound: t.bound.name(),
+        limit: number(Some(t.limit)),
+        ratio: derived(t.ratio.value.clone().ok()),
+        range: range(t.ratio.range),
+        status: outcome.name(),
+        margin: derived(margin),
+        reason: match &outcome {
+            Outcome::NotMeasurable(why) => Some(format!("not measurable: {why}")),
+            _ => reason(&t.ratio.value).map(String::from),
+        },
+    }
 }
 
-fn simulator(report: &Report, sim: &Sim) -> Value {
+/// A profile's simulator rows, as `vigil-sim` wrote them, and its ratios next to the VM's.
+#[derive(Debug, serde::Serialize)]
+struct SimJson<'a> {
+    profile: &'a str,
+    file: &'a str,
+    rows: Vec<&'a JsonRow>,
+    ratios: Vec<SimRatioJson>,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct SimRatioJson {
+    name: String,
+    vm: Value,
+    sim: Value,
+    vm_reason: Option<String>,
+    vm_not_measurable: Option<String>,
+    sim_reason: Option<String>,
+}
+
+fn simulator<'a>(report: &Report, sim: &'a Sim) -> SimJson<'a> {
     let kind = report.sim_kind(&sim.profile);
-    let compared = ratios::SIMULATED
+    let ratios = ratios::SIMULATED
         .iter()
         .map(|&(top, bottom, metric)| {
             let vm = ratios::between(&report.cells, &sim.profile, kind, top, bottom, metric);
-            let vm_not_measurable = vm.not_measurable.clone();
-            let vm = vm.value;
             let simulated = sim.ratio(top, bottom, metric);
-            Value::Object(vec![
-                member("name", Value::string(ratios::name(top, bottom, metric))),
-                member("vm", derived(vm.clone().ok())),
-                member("sim", derived(simulated.clone().ok())),
-                member("vm_reason", reason(&vm)),
-                member(
-                    "vm_not_measurable",
-                    vm_not_measurable.map_or(Value::Null, Value::string),
-                ),
-                member("sim_reason", reason(&simulated)),
-            ])
+            SimRatioJson {
+                name: ratios::name(top, bottom, metric),
+                vm: derived(vm.value.clone().ok()),
+                sim: derived(simulated.clone().ok()),
+                vm_reason: vm.value.err(),
+                vm_not_measurable: vm.not_measurable,
+                sim_reason: simulated.err(),
+            }
         })
         .collect();
-    Value::Object(vec![
-        member("profile", Value::string(sim.profile.as_str())),
-        member("file", Value::string(sim.file.as_str())),
-        member(
-            "rows",
-            Value::Array(sim.rows.iter().map(|r| r.raw.clone()).collect()),
-        ),
-        member("ratios", Value::Array(compared)),
-    ])
+    SimJson {
+        profile: &sim.profile,
+        file: &sim.file,
+        rows: sim.rows.iter().map(|r| &r.raw).collect(),
+        ratios,
+    }
 }

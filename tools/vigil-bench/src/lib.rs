@@ -4,8 +4,8 @@
 //!
 //! The input format (the contract with the guest script) is described in the documentation of
 //! the `vigil-bench-report` binary (`src/main.rs`). [`meta`] and [`record`] parse the guest's
-//! files; [`sim`] reads the simulator's JSON with [`json_read`] into a [`json_value::Value`];
-//! [`ratios`] and [`targets`] compare the variants of each profile; [`csv`], [`json`],
+//! files; [`sim`] reads the simulator's JSON into its own rows (`vigil_sim::report::JsonRow`,
+//! with serde); [`ratios`] and [`targets`] compare the variants of each profile; [`csv`], [`json`],
 //! [`markdown`] and [`svg`] render the four output files, with [`format`](mod@format) for the numbers
 //! people read; [`report`] ties them together.
 
@@ -14,8 +14,6 @@ pub mod csv;
 pub mod format;
 pub mod host;
 pub mod json;
-pub mod json_read;
-pub mod json_value;
 pub mod markdown;
 pub mod meta;
 pub mod ratios;

@@ -104,12 +104,10 @@
 //!
 //! ## `DIR/sim-<profile>.json` (optional)
 //!
-//! The output of `vigil-sim --json` for that profile's traffic: an array of objects, one per
-//! policy (`"policy"`: `idle`, `poll`, `timeout` or `adaptive`, at most once each, so not
-//! `--scale` output), each with the numbers `"p50_ns"`, `"p99_ns"`, `"p999_ns"`,
-//! `"cpu_busy"`, `"wakeups_per_1k"`, `"reschedules"` and `"completions"`. Other members (nested
-//! ones too, such as `"reschedules_by_reason"`) are passed through to `results.json`. A file
-//! whose profile has no runs is still reported.
+//! The output of `vigil-sim --json` for that profile's traffic: an array of
+//! `vigil_sim::report::JsonRow`s, read with that type (the simulator's own), one per policy
+//! (`idle`, `poll`, `timeout` or `adaptive`, at most once each, so not `--scale` output). The
+//! rows go to `results.json` whole. A file whose profile has no runs is still reported.
 //!
 //! # Output (`--out DIR`, created if missing)
 //!
@@ -132,51 +130,28 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::Parser;
 use vigil_bench::report::Report;
 
-const USAGE: &str = "usage: vigil-bench-report --raw DIR --out DIR
-reads DIR/meta.txt, DIR/runs.txt and any DIR/sim-<profile>.json from --raw, and writes
-results.csv, results.json, results.md and p99-vs-cpu.svg into --out (created if missing).";
-
+/// Turn the raw output of `make bench` into the committed CSV, JSON, Markdown and SVG report.
+///
+/// Reads DIR/meta.txt, DIR/runs.txt, DIR/host.txt and any DIR/sim-<profile>.json from --raw,
+/// and writes results.csv, results.json, results.md and p99-vs-cpu.svg into --out. The input
+/// format is documented in tools/vigil-bench/src/main.rs. Exits with 1 when an input does not
+/// follow it, with 2 on a usage error.
+#[derive(Debug, Parser)]
+#[command(name = "vigil-bench-report", version)]
 struct Options {
+    /// The raw directory `make bench` wrote.
+    #[arg(long, value_name = "DIR")]
     raw: PathBuf,
+    /// Where the report goes (created if missing).
+    #[arg(long, value_name = "DIR")]
     out: PathBuf,
 }
 
-/// The options in `args`, `Ok(None)` for `--help`.
-fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Options>, String> {
-    let mut raw = None;
-    let mut out = None;
-    while let Some(arg) = args.next() {
-        let slot = match arg.as_str() {
-            "-h" | "--help" => return Ok(None),
-            "--raw" => &mut raw,
-            "--out" => &mut out,
-            _ => return Err(format!("unknown argument `{arg}`")),
-        };
-        let value = args
-            .next()
-            .ok_or_else(|| format!("{arg} needs a directory"))?;
-        *slot = Some(PathBuf::from(value));
-    }
-    Ok(Some(Options {
-        raw: raw.ok_or("--raw is required")?,
-        out: out.ok_or("--out is required")?,
-    }))
-}
-
 fn main() -> ExitCode {
-    let options = match parse_args(std::env::args().skip(1)) {
-        Ok(Some(o)) => o,
-        Ok(None) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("vigil-bench-report: {e}\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
+    let options = Options::parse();
     match Report::load(&options.raw).and_then(|r| r.write(&options.out)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -2,7 +2,6 @@
 
 //! Parsing `runs.txt`: one benchmark run per line, as whitespace-separated `key=value` pairs.
 
-use crate::json_value::is_number;
 use crate::Error;
 
 /// What a run measures.
@@ -312,6 +311,43 @@ fn required(key: &str, value: &str) -> Result<String, String> {
     }
 }
 
+/// Whether `s` is a number as JSON writes them: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`.
+fn is_number(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    let digits = |i: &mut usize| {
+        let start = *i;
+        while *i < b.len() && b[*i].is_ascii_digit() {
+            *i += 1;
+        }
+        *i - start
+    };
+    if b.first() == Some(&b'-') {
+        i += 1;
+    }
+    let int_start = i;
+    let n = digits(&mut i);
+    if n == 0 || (n > 1 && b[int_start] == b'0') {
+        return false;
+    }
+    if i < b.len() && b[i] == b'.' {
+        i += 1;
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    }
+    if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
+        i += 1;
+        if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
+            i += 1;
+        }
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    }
+    i == b.len()
+}
+
 /// `s` as a number, if it is a finite number written as JSON writes numbers.
 fn number(s: &str) -> Option<f64> {
     if !is_number(s) {
@@ -452,5 +488,17 @@ mod tests {
         .unwrap();
         assert_eq!(profiles(&runs, Kind::Latency), vec!["b", "a"]);
         assert_eq!(profiles(&runs, Kind::Throughput), vec!["f"]);
+    }
+
+    #[test]
+    fn recognises_json_numbers_only() {
+        for ok in ["0", "-0", "12", "0.5", "1e3", "1.5E-7", "-3.25e+2"] {
+            assert!(is_number(ok), "{ok}");
+        }
+        for bad in [
+            "", "-", "01", ".5", "5.", "+1", "1e", "inf", "NaN", "0x10", "1_000",
+        ] {
+            assert!(!is_number(bad), "{bad}");
+        }
     }
 }

@@ -107,20 +107,20 @@ impl Report {
     }
 
     /// The output files: `(name, contents)`.
-    pub fn render(&self) -> Vec<(&'static str, String)> {
-        vec![
+    pub fn render(&self) -> Result<Vec<(&'static str, String)>, Error> {
+        Ok(vec![
             (CSV, csv::render(&self.runs)),
-            (JSON, json::render(self)),
+            (JSON, json::render(self)?),
             (MARKDOWN, markdown::render(self)),
             (SVG, svg::render(&self.cells)),
-        ]
+        ])
     }
 
     /// Writes the output files into `out`, creating it if needed.
     pub fn write(&self, out: &Path) -> Result<(), Error> {
         fs::create_dir_all(out)
             .map_err(|e| Error(format!("cannot create {}: {e}", out.display())))?;
-        for (name, text) in self.render() {
+        for (name, text) in self.render()? {
             let path = out.join(name);
             fs::write(&path, text)
                 .map_err(|e| Error(format!("cannot write {}: {e}", path.display())))?;

@@ -3,22 +3,11 @@
 //! The simulator's results for a profile: `sim-<profile>.json`, the output of
 //! `vigil-sim --json`.
 
-use crate::json_read;
-use crate::json_value::Value;
+use vigil_sim::report::JsonRow;
+
 use crate::ratios::{self, Metric};
 use crate::record::Variant;
 use crate::Error;
-
-/// The members every row must have, all numbers (besides `policy`).
-pub const REQUIRED: [&str; 7] = [
-    "p50_ns",
-    "p99_ns",
-    "p999_ns",
-    "cpu_busy",
-    "wakeups_per_1k",
-    "reschedules",
-    "completions",
-];
 
 /// One row of the simulator's output: one policy.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,21 +15,16 @@ pub struct SimRow {
     /// The policy simulated.
     pub policy: Variant,
     /// The row as the simulator wrote it, passed through to `results.json`.
-    pub raw: Value,
+    pub raw: JsonRow,
 }
 
 impl SimRow {
-    /// The number `key` holds; every [`REQUIRED`] key does.
-    pub fn number(&self, key: &str) -> Option<f64> {
-        self.raw.get(key).and_then(Value::as_f64)
-    }
-
     /// The figure the VM runs call `metric`.
     pub fn metric(&self, metric: Metric) -> Option<f64> {
         match metric {
-            Metric::P99 => self.number("p99_ns"),
-            Metric::CpuBusy => self.number("cpu_busy"),
-            Metric::WakeupsPer1k => self.number("wakeups_per_1k"),
+            Metric::P99 => Some(self.raw.p99_ns as f64),
+            Metric::CpuBusy => Some(self.raw.cpu_busy),
+            Metric::WakeupsPer1k => Some(self.raw.wakeups_per_1k),
             Metric::Throughput | Metric::HostCpuPerPacket => None,
         }
     }
@@ -86,37 +70,21 @@ pub fn file_name(profile: &str) -> String {
     format!("sim-{profile}.json")
 }
 
-/// The simulator's results for `profile`, from `text`, the contents of its file.
+/// The simulator's results for `profile`, from `text`, the contents of its file: the
+/// simulator's own [`JsonRow`]s.
 ///
 /// Errors do not name the file: the caller knows its path.
 pub fn parse(profile: &str, text: &str) -> Result<Sim, Error> {
-    let fail = Error;
-    let value = json_read::parse(text).map_err(|e| fail(e.0))?;
-    let Value::Array(items) = value else {
-        return Err(fail("expected an array of rows".to_string()));
-    };
+    let raws: Vec<JsonRow> = serde_json::from_str(text).map_err(|e| Error(e.to_string()))?;
     let mut rows: Vec<SimRow> = Vec::new();
-    for (i, raw) in items.into_iter().enumerate() {
-        let at = |message: String| fail(format!("row {i}: {message}"));
-        if !matches!(raw, Value::Object(_)) {
-            return Err(at("not an object".to_string()));
-        }
-        let name = raw
-            .get("policy")
-            .and_then(Value::as_str)
-            .ok_or_else(|| at("no \"policy\" string".to_string()))?;
+    for (i, raw) in raws.into_iter().enumerate() {
+        let name = raw.policy.name();
         let policy = Variant::parse(name)
-            .filter(|v| *v != Variant::Plain)
-            .ok_or_else(|| at(format!("unknown policy `{name}`")))?;
-        for key in REQUIRED {
-            if raw.get(key).and_then(Value::as_f64).is_none() {
-                return Err(at(format!("no number \"{key}\"")));
-            }
-        }
+            .ok_or_else(|| Error(format!("row {i}: policy `{name}` is not a variant")))?;
         // Several rows per policy (`vigil-sim --scale`) leave no single figure to compare.
         if rows.iter().any(|r| r.policy == policy) {
-            return Err(at(format!(
-                "a second row of policy `{name}` (was the simulator run with --scale?)"
+            return Err(Error(format!(
+                "row {i}: a second row of policy `{name}` (was the simulator run with --scale?)"
             )));
         }
         rows.push(SimRow { policy, raw });
@@ -132,16 +100,25 @@ pub fn parse(profile: &str, text: &str) -> Result<Sim, Error> {
 mod tests {
     use super::*;
 
-    const ROW: &str = "\"p50_ns\": 1, \"p99_ns\": 2, \"p999_ns\": 3, \"cpu_busy\": 0.5, \
-                       \"wakeups_per_1k\": 4, \"reschedules\": 5, \"completions\": 6";
+    /// A row of `policy` as `vigil-sim --json` writes it.
+    fn row(policy: &str, p99_ns: u64, cpu_busy: f64) -> String {
+        format!(
+            "{{\"lanes\": 1, \"stages\": 3, \"cpus\": 3, \"policy\": \"{policy}\", \
+             \"p50_ns\": 1, \"p99_ns\": {p99_ns}, \"p999_ns\": 3, \"hist_p50_ns\": 1, \
+             \"hist_p99_ns\": 3, \"hist_p999_ns\": 3, \"cpu_busy\": {cpu_busy}, \
+             \"wakeups_per_1k\": 4.0, \"wakeups\": 8, \"reschedules\": 5, \
+             \"reschedules_by_reason\": {{\"head_ahead\": 0, \"upstream_backlog\": 0, \
+             \"window\": 2, \"head_active\": 3}}, \"completions\": 6, \"delivered\": 2000, \
+             \"duration_ns\": 9}}"
+        )
+    }
 
     #[test]
     fn reads_rows_and_computes_ratios() {
         let text = format!(
-            "[{{\"policy\": \"poll\", {ROW}, \"reschedules_by_reason\": {{\"window\": 2}}}},\n\
-             {{\"policy\": \"adaptive\", \"p50_ns\": 1, \"p99_ns\": 1, \"p999_ns\": 3, \
-             \"cpu_busy\": 0.125, \"wakeups_per_1k\": 0, \"reschedules\": 5, \
-             \"completions\": 6}}]"
+            "[\n  {},\n  {}\n]\n",
+            row("poll", 2, 0.5),
+            row("adaptive", 1, 0.125)
         );
         let sim = parse("b", &text).unwrap();
         assert_eq!(sim.file, "sim-b.json");
@@ -159,18 +136,16 @@ mod tests {
             Err("idle not simulated".to_string())
         );
         assert_eq!(
-            sim.row(Variant::Poll)
-                .and_then(|r| r.raw.get("reschedules_by_reason"))
-                .and_then(|r| r.get("window")),
-            Some(&Value::Number(2.0))
+            sim.row(Variant::Poll).map(|r| r.raw.reschedules_by_reason),
+            Some([0, 0, 2, 3])
         );
     }
 
     #[test]
     fn rejects_incomplete_or_repeated_rows() {
         let missing = parse("b", "[{\"policy\": \"poll\", \"p50_ns\": 1}]").unwrap_err();
-        assert_eq!(missing.0, "row 0: no number \"p99_ns\"");
-        let twice = format!("[{{\"policy\": \"poll\", {ROW}}}, {{\"policy\": \"poll\", {ROW}}}]");
+        assert!(missing.0.contains("missing field"), "{missing}");
+        let twice = format!("[{}, {}]", row("poll", 1, 0.5), row("poll", 1, 0.5));
         assert!(parse("b", &twice)
             .unwrap_err()
             .0
@@ -178,11 +153,11 @@ mod tests {
         assert!(parse("b", "{}")
             .unwrap_err()
             .0
-            .contains("expected an array"));
-        assert!(parse("b", "[{\"policy\": \"plain\"}]")
+            .contains("expected a sequence"));
+        assert!(parse("b", &format!("[{}]", row("plain", 1, 0.5)))
             .unwrap_err()
             .0
             .contains("unknown policy `plain`"));
-        assert!(parse("b", "[1,").unwrap_err().0.starts_with("line 1"));
+        assert!(parse("b", "[1,").unwrap_err().0.contains("line 1"));
     }
 }

@@ -7,8 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use vigil_bench::json_read;
-use vigil_bench::json_value::Value;
+use serde_json::{json, Value};
 use vigil_bench::report::Report;
 use vigil_bench::targets::Outcome;
 
@@ -123,7 +122,8 @@ fn the_binary_writes_all_four_files() {
     assert!(at("## Simulator vs VM") < at("![p99 latency"));
 
     // The JSON reads back, and holds every run with every key.
-    let json = json_read::parse(&read("results.json")).unwrap();
+    let text = read("results.json");
+    let json: Value = serde_json::from_str(&text).unwrap();
     let meta = json.get("meta").unwrap();
     assert_eq!(
         meta.get("command").and_then(Value::as_str),
@@ -138,11 +138,11 @@ fn the_binary_writes_all_four_files() {
         plain.get("profile").and_then(Value::as_str),
         Some("steady-2000pps")
     );
-    assert_eq!(plain.get("lanes"), Some(&Value::Number(2.0)));
+    assert_eq!(plain.get("lanes"), Some(&json!(2)));
     assert_eq!(plain.get("note").and_then(Value::as_str), Some("first_try"));
     assert_eq!(plain.get("hist_p99_ns"), Some(&Value::Null));
     assert_eq!(runs[11].get("note"), Some(&Value::Null));
-    assert_eq!(runs[4].get("wakeups_per_1k"), Some(&Value::Number(300.0)));
+    assert_eq!(runs[4].get("wakeups_per_1k"), Some(&json!(300)));
     let Some(Value::Array(targets)) = json.get("targets") else {
         panic!("no targets array")
     };
@@ -151,7 +151,7 @@ fn the_binary_writes_all_four_files() {
         voided.get("status").and_then(Value::as_str),
         Some("not measurable")
     );
-    assert_eq!(voided.get("ratio"), Some(&Value::Number(1.353)));
+    assert_eq!(voided.get("ratio"), Some(&json!(1.353)));
     assert_eq!(voided.get("margin"), Some(&Value::Null));
     assert_eq!(runs[4].get("measurable"), Some(&Value::Bool(false)));
     let Some(Value::Array(cells)) = json.get("cells") else {
@@ -163,7 +163,7 @@ fn the_binary_writes_all_four_files() {
             .get("figures")
             .and_then(|f| f.get("app_p99_ns"))
             .and_then(|f| f.get("median")),
-        Some(&Value::Number(50000.0))
+        Some(&json!(50000))
     );
     let Some(Value::Array(sims)) = json.get("simulator") else {
         panic!("no simulator array")
@@ -177,8 +177,15 @@ fn the_binary_writes_all_four_files() {
         rows[3]
             .get("reschedules_by_reason")
             .and_then(|r| r.get("upstream_backlog")),
-        Some(&Value::Number(210.0))
+        Some(&json!(210))
     );
+    // A record per line: the runs, cells, ratios and targets, and each simulator row.
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0] == "{" && text.ends_with("}\n"));
+    let line_of = |needle: &str| lines.iter().filter(|l| l.contains(needle)).count();
+    assert_eq!(line_of("{\"profile\": \"steady-2000pps\", \"kind\": \"latency\", \"variant\": \"plain\", \"rep\""), 1);
+    assert_eq!(line_of("\"policy\": \"adaptive\""), 1);
+    assert!(lines.len() > 18 + 18 + 4, "{} lines", lines.len());
 
     let _ = fs::remove_dir_all(out.parent().unwrap());
 }
@@ -354,12 +361,22 @@ fn bad_input_fails_with_the_file_and_line() {
     assert_eq!(result.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&result.stderr);
     assert!(
-        stderr.contains("sim-p.json: row 0: no number \"p50_ns\""),
+        stderr.contains("sim-p.json: missing field `lanes`"),
         "{stderr}"
     );
 
     let usage = run_tool(&["--raw", dir.to_str().unwrap()]);
     assert_eq!(usage.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&usage.stderr).contains("--out is required"));
+    let stderr = String::from_utf8_lossy(&usage.stderr);
+    assert!(
+        stderr.contains("the following required arguments were not provided:\n  --out <DIR>"),
+        "{stderr}"
+    );
+    let unknown = run_tool(&["--raw", "x", "--out", "y", "--frob"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("unexpected argument '--frob'"));
+    let help = run_tool(&["--help"]);
+    assert_eq!(help.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&help.stdout).contains("Usage: vigil-bench-report"));
     let _ = fs::remove_dir_all(&dir);
 }

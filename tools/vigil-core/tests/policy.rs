@@ -326,7 +326,7 @@ fn in_flight_matches_a_lane_model() {
             2 if !q0.is_empty() => {
                 let seq = q0.remove(0);
                 handled[0] += 1;
-                if seq % 7 == 0 {
+                if seq.is_multiple_of(7) {
                     dropped_at0 += 1;
                 } else {
                     q1.push(seq);

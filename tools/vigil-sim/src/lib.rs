@@ -70,6 +70,7 @@
 
 pub mod allocation;
 pub mod config;
+pub mod layout;
 pub mod model;
 pub mod plot;
 pub mod ramp;

@@ -6,171 +6,211 @@
 
 use std::process::ExitCode;
 
+use clap::Parser;
 use vigil_core::allocator::Settings;
 use vigil_core::config::CpuList;
-use vigil_sim::config;
+use vigil_sim::config::MAX_CPUS;
 use vigil_sim::report::{self, Row};
-use vigil_sim::{plot, ramp, run, Allocation, Config, Policy, Profile, Summary};
-
-const USAGE: &str = "usage: vigil-sim [--lanes L] [--stages S] [--cpus C] [--service-ns N[,N...]]
-                 [--window-ns W] [--threshold T] [--burst-gap-ns G] [--packets N] [--seed N]
-                 [--profile steady:PPS | bursts:B:GAP_NS[:SPACING_NS] | poisson:PPS
-                            | ramp:LOW_PPS:HIGH_PPS:PHASE_MS | trace:PATH | pcap:PATH]
-                 [--policy idle|poll|timeout|adaptive|all] [--json] [--scale]
-                 [--cpu-map CPU,...] [--ipi-ns N] [--deep-exit-ns N] [--shallow-exit-ns N]
-                 [--residency-ns N] [--poll-ns N] [--budget N] [--stale-last-work]
-                 [--allocate [--pin STAGE=CPULIST]... [--interval-ms N] [--high-water PERMILLE]
-                  [--low-water PERMILLE] [--hysteresis N] [--cooldown N] [--csv PATH]
-                  [--svg PATH]]
-defaults: 2 lanes, 3 stages, lanes*stages CPUs (at most 64), 1000 ns per stage, window 50000,
-threshold 1, burst gap 20000, bursts:32:200000, 20000 packets (a trace's packets: all), seed 1,
-policy all.
---scale runs the same traffic on 1x2, 2x4, 4x8 and 8x8 lanes x stages, up to 64 CPUs.
---cpu-map lists the CPU of every stage of every lane, stage 0's lanes first.
---stale-last-work records a stage's last work only when a poll drains its queue, as
-rust/pipeline.rs does, instead of after every packet.
---allocate runs the CPU allocator, the machine's CPUs being the pool, and prints its trace,
-one line per interval (defaults: rust/shared/allocator.rs, Settings::DEFAULT); --pin leaves
-a stage on the CPUs given; --csv and --svg write the trace and its plot (one policy only).
-A ramp's packets: all.";
+use vigil_sim::{plot, ramp, run, Allocation, Config, Costs, Policy, Profile, Summary};
 
 /// The pipelines `--scale` runs: (lanes, stages, cpus).
 const SCALE: [(usize, usize, usize); 4] = [(1, 2, 2), (2, 4, 8), (4, 8, 32), (8, 8, 64)];
 
+/// Packets sent unless `--packets` says otherwise (a trace or pcap: all of its packets).
+const DEFAULT_PACKETS: usize = 20_000;
+
+/// The pipeline simulated unless told otherwise: its knobs are the module's defaults.
+fn defaults() -> Config {
+    Config::new(2, 3, 6)
+}
+
+/// `--pin STAGE=CPULIST`: a stage the allocator leaves on these CPUs.
+fn pin(arg: &str) -> Result<(usize, Vec<usize>), String> {
+    let (stage, cpus) = arg
+        .split_once('=')
+        .ok_or(format!("expected STAGE=CPULIST, got '{arg}'"))?;
+    let stage = stage.parse().map_err(|_| format!("bad stage '{stage}'"))?;
+    let list = CpuList::parse(cpus.as_bytes(), MAX_CPUS as u32)
+        .map_err(|_| format!("bad CPU list '{cpus}'"))?;
+    Ok((
+        stage,
+        (0..MAX_CPUS).filter(|&c| list.0 >> c & 1 == 1).collect(),
+    ))
+}
+
+/// The policies to run: one, or `all`.
+#[derive(Debug, Clone)]
+struct Policies(Vec<Policy>);
+
+impl std::str::FromStr for Policies {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Policies, String> {
+        if name == "all" {
+            return Ok(Policies(Policy::ALL.to_vec()));
+        }
+        Policy::from_name(name.as_bytes())
+            .map(|p| Policies(vec![p]))
+            .ok_or_else(|| format!("unknown policy '{name}'"))
+    }
+}
+
+// `about` is the package's description, from Cargo.toml; the model is described in the
+// library's documentation (`src/lib.rs`).
+#[derive(Debug, Parser)]
+#[command(
+    name = "vigil-sim",
+    version,
+    about,
+    after_help = format!(
+        "--scale runs the same traffic on {} lanes x stages (CPUs: {}).",
+        SCALE.map(|(l, s, _)| format!("{l}x{s}")).join(", "),
+        SCALE.map(|(.., c)| c.to_string()).join(", ")
+    )
+)]
 struct Options {
-    config: Config,
-    cpus_given: bool,
+    /// Lanes.
+    #[arg(long, value_name = "L", default_value_t = defaults().lanes)]
+    lanes: usize,
+    /// Stages per lane.
+    #[arg(long, value_name = "S", default_value_t = defaults().stages)]
+    stages: usize,
+    #[arg(long, value_name = "C",
+          help = format!("CPUs of the machine (default: lanes x stages, at most {MAX_CPUS})"))]
+    cpus: Option<usize>,
+    /// Service time per packet, ns: one for every stage, or one per stage.
+    #[arg(long, value_name = "N[,N...]", value_delimiter = ',',
+          default_values_t = [defaults().service_ns[0]])]
     service_ns: Vec<u64>,
-    profile: Profile,
+    /// poll_window_ns.
+    #[arg(long, value_name = "W", default_value_t = defaults().window_ns)]
+    window_ns: u64,
+    /// backlog_threshold.
+    #[arg(long, value_name = "T", default_value_t = defaults().backlog_threshold)]
+    threshold: u32,
+    /// burst_gap_ns.
+    #[arg(long, value_name = "G", default_value_t = defaults().burst_gap_ns)]
+    burst_gap_ns: u64,
+    #[arg(long, value_name = "N",
+          help = format!("Packets to send (default: {DEFAULT_PACKETS}; a trace's or pcap's: all)"))]
     packets: Option<usize>,
+    /// Seed of the Poisson profile.
+    #[arg(long, value_name = "N", default_value_t = 1)]
     seed: u64,
-    policies: Vec<Policy>,
+    /// The traffic: steady:PPS, bursts:B:GAP_NS[:SPACING_NS], poisson:PPS,
+    /// ramp:LOW_PPS:HIGH_PPS:PHASE_MS (low to high to low in five phases), trace:PATH (one
+    /// timestamp in ns per line) or pcap:PATH.
+    #[arg(long, value_name = "PROFILE", default_value = "bursts:32:200000",
+          value_parser = Profile::parse)]
+    profile: Profile,
+    /// idle, poll, timeout, adaptive or all.
+    #[arg(long, value_name = "POLICY", default_value = "all")]
+    policy: Policies,
+    /// Print a JSON array, one object per run.
+    #[arg(long)]
     json: bool,
+    /// Run on several pipeline sizes (below), with lanes, stages and CPUs columns.
+    #[arg(long)]
     scale: bool,
+    /// The CPU of every stage of every lane, stage 0's lanes first.
+    #[arg(long, value_name = "CPU,...", value_delimiter = ',')]
+    cpu_map: Option<Vec<usize>>,
+    /// From sending an IPI to the context being on the target CPU's poll list, ns.
+    #[arg(long, value_name = "N", default_value_t = Costs::default().ipi_ns)]
+    ipi_ns: u64,
+    /// Leaving a deep C-state, ns.
+    #[arg(long, value_name = "N", default_value_t = Costs::default().deep_exit_ns)]
+    deep_exit_ns: u64,
+    /// Leaving a shallow C-state, ns.
+    #[arg(long, value_name = "N", default_value_t = Costs::default().shallow_exit_ns)]
+    shallow_exit_ns: u64,
+    /// Sleeps longer than this end in a deep C-state, ns.
+    #[arg(long, value_name = "N", default_value_t = Costs::default().residency_ns)]
+    residency_ns: u64,
+    /// One poll that finds its queue empty, ns.
+    #[arg(long, value_name = "N", default_value_t = Costs::default().poll_ns)]
+    poll_ns: u64,
+    /// Packets one poll processes at most.
+    #[arg(long, value_name = "N", default_value_t = Costs::default().budget)]
+    budget: u32,
+    /// Record a stage's last work only when a poll drains its queue, as rust/pipeline.rs
+    /// does, instead of after every packet.
+    #[arg(long)]
+    stale_last_work: bool,
+    /// Run the CPU allocator (rust/shared/allocator.rs), the machine's CPUs being the pool,
+    /// and print its trace, one line per interval.
+    #[arg(long)]
     allocate: bool,
-    allocation: Allocation,
+    /// With --allocate: leave stage STAGE on these CPUs (repeatable).
+    #[arg(long, value_name = "STAGE=CPULIST", value_parser = pin, requires = "allocate")]
+    pin: Vec<(usize, Vec<usize>)>,
+    /// With --allocate: the allocator's interval, ms.
+    #[arg(long, value_name = "N", requires = "allocate",
+          default_value_t = Settings::DEFAULT.interval_ns / 1_000_000)]
+    interval_ms: u64,
+    /// With --allocate: busy per-mille above which a stage gains a CPU.
+    #[arg(long, value_name = "PERMILLE", requires = "allocate",
+          default_value_t = Settings::DEFAULT.high_water_permille)]
+    high_water: u32,
+    /// With --allocate: busy per-mille below which a stage gives one back.
+    #[arg(long, value_name = "PERMILLE", requires = "allocate",
+          default_value_t = Settings::DEFAULT.low_water_permille)]
+    low_water: u32,
+    /// With --allocate: intervals in a row past a mark before a change.
+    #[arg(long, value_name = "N", requires = "allocate",
+          default_value_t = Settings::DEFAULT.hysteresis)]
+    hysteresis: u32,
+    /// With --allocate: intervals without a change after one.
+    #[arg(long, value_name = "N", requires = "allocate",
+          default_value_t = Settings::DEFAULT.cooldown)]
+    cooldown: u32,
+    /// With --allocate and one --policy: write the trace as CSV.
+    #[arg(long, value_name = "PATH", requires = "allocate")]
     csv: Option<String>,
+    /// With --allocate and one --policy: write the trace's plot as SVG.
+    #[arg(long, value_name = "PATH", requires = "allocate")]
     svg: Option<String>,
 }
 
-fn number<T: std::str::FromStr>(flag: &str, value: &str) -> Result<T, String> {
-    value
-        .parse()
-        .map_err(|_| format!("{flag}: bad number '{value}'"))
-}
-
-fn list<T: std::str::FromStr>(flag: &str, value: &str) -> Result<Vec<T>, String> {
-    value.split(',').map(|v| number(flag, v)).collect()
-}
-
 impl Options {
-    fn parse(args: &[String]) -> Result<Options, String> {
-        let mut o = Options {
-            config: Config::new(2, 3, 6),
-            cpus_given: false,
-            service_ns: vec![1_000],
-            profile: Profile::Bursts {
-                burst: 32,
-                gap_ns: 200_000,
-                spacing_ns: 0,
+    /// The pipeline the options describe (before `--scale` and the service times).
+    fn config(&self) -> Config {
+        Config {
+            lanes: self.lanes,
+            stages: self.stages,
+            cpus: self
+                .cpus
+                .unwrap_or((self.lanes * self.stages).min(MAX_CPUS)),
+            cpu_map: self.cpu_map.clone(),
+            window_ns: self.window_ns,
+            backlog_threshold: self.threshold,
+            burst_gap_ns: self.burst_gap_ns,
+            costs: Costs {
+                ipi_ns: self.ipi_ns,
+                deep_exit_ns: self.deep_exit_ns,
+                shallow_exit_ns: self.shallow_exit_ns,
+                residency_ns: self.residency_ns,
+                poll_ns: self.poll_ns,
+                budget: self.budget,
             },
-            packets: None,
-            seed: 1,
-            policies: Policy::ALL.to_vec(),
-            json: false,
-            scale: false,
-            allocate: false,
-            allocation: Allocation {
-                settings: Settings::DEFAULT,
-                pinned: Vec::new(),
-            },
-            csv: None,
-            svg: None,
-        };
-        let mut it = args.iter();
-        while let Some(flag) = it.next() {
-            match flag.as_str() {
-                "--json" => o.json = true,
-                "--scale" => o.scale = true,
-                "--stale-last-work" => o.config.stale_last_work = true,
-                "--allocate" => o.allocate = true,
-                "-h" | "--help" => return Err(String::new()),
-                _ => {
-                    let value = it.next().ok_or(format!("{flag} needs a value"))?;
-                    o.set(flag, value)?;
-                }
-            }
+            stale_last_work: self.stale_last_work,
+            allocation: self.allocate.then(|| Allocation {
+                settings: self.settings(),
+                pinned: self.pin.clone(),
+            }),
+            ..defaults()
         }
-        if !o.cpus_given {
-            o.config.cpus = (o.config.lanes * o.config.stages).min(64);
-        }
-        if o.allocate {
-            if o.scale {
-                return Err("--allocate and --scale do not go together".into());
-            }
-            o.config.allocation = Some(o.allocation.clone());
-        } else if o.csv.is_some() || o.svg.is_some() || !o.allocation.pinned.is_empty() {
-            return Err("--pin, --csv and --svg need --allocate".into());
-        }
-        if (o.csv.is_some() || o.svg.is_some()) && o.policies.len() > 1 {
-            return Err("--csv and --svg need one --policy".into());
-        }
-        Ok(o)
     }
 
-    fn set(&mut self, flag: &str, value: &str) -> Result<(), String> {
-        let c = &mut self.config;
-        match flag {
-            "--lanes" => c.lanes = number(flag, value)?,
-            "--stages" => c.stages = number(flag, value)?,
-            "--cpus" => {
-                c.cpus = number(flag, value)?;
-                self.cpus_given = true;
-            }
-            "--service-ns" => self.service_ns = list(flag, value)?,
-            "--window-ns" => c.window_ns = number(flag, value)?,
-            "--threshold" => c.backlog_threshold = number(flag, value)?,
-            "--burst-gap-ns" => c.burst_gap_ns = number(flag, value)?,
-            "--packets" => self.packets = Some(number(flag, value)?),
-            "--seed" => self.seed = number(flag, value)?,
-            "--profile" => self.profile = Profile::parse(value)?,
-            "--policy" if value == "all" => self.policies = Policy::ALL.to_vec(),
-            "--policy" => {
-                let p = Policy::from_name(value.as_bytes())
-                    .ok_or(format!("--policy: unknown policy '{value}'"))?;
-                self.policies = vec![p];
-            }
-            "--cpu-map" => c.cpu_map = Some(list(flag, value)?),
-            "--ipi-ns" => c.costs.ipi_ns = number(flag, value)?,
-            "--deep-exit-ns" => c.costs.deep_exit_ns = number(flag, value)?,
-            "--shallow-exit-ns" => c.costs.shallow_exit_ns = number(flag, value)?,
-            "--residency-ns" => c.costs.residency_ns = number(flag, value)?,
-            "--poll-ns" => c.costs.poll_ns = number(flag, value)?,
-            "--budget" => c.costs.budget = number(flag, value)?,
-            "--pin" => {
-                let (stage, cpus) = value
-                    .split_once('=')
-                    .ok_or(format!("--pin: expected STAGE=CPULIST, got '{value}'"))?;
-                let list = CpuList::parse(cpus.as_bytes(), config::MAX_CPUS as u32)
-                    .map_err(|_| format!("--pin: bad CPU list '{cpus}'"))?;
-                let cpus = (0..config::MAX_CPUS).filter(|&c| list.0 >> c & 1 == 1);
-                self.allocation
-                    .pinned
-                    .push((number(flag, stage)?, cpus.collect()));
-            }
-            "--interval-ms" => {
-                let ms: u64 = number(flag, value)?;
-                self.allocation.settings.interval_ns = ms.saturating_mul(1_000_000);
-            }
-            "--high-water" => self.allocation.settings.high_water_permille = number(flag, value)?,
-            "--low-water" => self.allocation.settings.low_water_permille = number(flag, value)?,
-            "--hysteresis" => self.allocation.settings.hysteresis = number(flag, value)?,
-            "--cooldown" => self.allocation.settings.cooldown = number(flag, value)?,
-            "--csv" => self.csv = Some(value.to_string()),
-            "--svg" => self.svg = Some(value.to_string()),
-            _ => return Err(format!("unknown option {flag}")),
+    /// The allocator's knobs.
+    fn settings(&self) -> Settings {
+        Settings {
+            interval_ns: self.interval_ms.saturating_mul(1_000_000),
+            high_water_permille: self.high_water,
+            low_water_permille: self.low_water,
+            hysteresis: self.hysteresis,
+            cooldown: self.cooldown,
         }
-        Ok(())
     }
 
     /// `config` with `stages` service times: one value applies to every stage.
@@ -192,7 +232,7 @@ impl Options {
     /// The pipelines to run.
     fn configs(&self) -> Result<Vec<Config>, String> {
         if !self.scale {
-            return Ok(vec![self.with_service(self.config.clone())?]);
+            return Ok(vec![self.with_service(self.config())?]);
         }
         SCALE
             .iter()
@@ -202,7 +242,7 @@ impl Options {
                     stages,
                     cpus,
                     cpu_map: None,
-                    ..self.config.clone()
+                    ..self.config()
                 })
             })
             .collect()
@@ -210,15 +250,21 @@ impl Options {
 }
 
 fn simulate(o: &Options) -> Result<(), String> {
+    if o.allocate && o.scale {
+        return Err("--allocate and --scale do not go together".into());
+    }
+    if (o.csv.is_some() || o.svg.is_some()) && o.policy.0.len() > 1 {
+        return Err("--csv and --svg need one --policy".into());
+    }
     let packets = match (&o.profile, o.packets) {
         (_, Some(n)) => n,
         (Profile::Trace(_) | Profile::Pcap(_) | Profile::Ramp { .. }, None) => usize::MAX,
-        (_, None) => 20_000,
+        (_, None) => DEFAULT_PACKETS,
     };
     let arrivals = o.profile.arrivals(packets, o.seed)?;
     let mut rows = Vec::new();
     for config in o.configs()? {
-        for &policy in &o.policies {
+        for &policy in &o.policy.0 {
             let outcome = run(&config, policy, &arrivals)?;
             if o.allocate {
                 allocator_trace(o, &config, &outcome)?;
@@ -227,7 +273,7 @@ fn simulate(o: &Options) -> Result<(), String> {
         }
     }
     if o.json {
-        print!("{}", report::json(&rows));
+        print!("{}", report::json(&rows).map_err(|e| e.to_string())?);
     } else {
         print!("{}", report::table(&rows, o.scale));
     }
@@ -258,33 +304,79 @@ fn allocator_trace(
             config.lanes,
             outcome.policy.name()
         );
-        let settings = &o.allocation.settings;
         write(
             path,
-            plot::render(&outcome.intervals, settings, config.cpus, &title),
+            plot::render(&outcome.intervals, &o.settings(), config.cpus, &title),
         )?;
     }
     Ok(())
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let options = match Options::parse(&args) {
-        Ok(o) => o,
-        Err(e) if e.is_empty() => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("vigil-sim: {e}\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    match simulate(&options) {
+    match simulate(&Options::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("vigil-sim: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(argv: &str) -> Result<Options, clap::Error> {
+        Options::try_parse_from(std::iter::once("vigil-sim").chain(argv.split_whitespace()))
+    }
+
+    #[test]
+    fn parses_what_bench_sh_passes() {
+        Options::command().debug_assert();
+        let o = parse(
+            "--lanes 1 --stages 3 --cpus 4 --cpu-map 1,2,3 --service-ns 3000,3000,5000 \
+             --window-ns 500000 --burst-gap-ns 200000 --ipi-ns 20000 --deep-exit-ns 50000 \
+             --shallow-exit-ns 10000 --residency-ns 500000 --poll-ns 5000 \
+             --profile bursts:4:400000:33172 --packets 2000 --json",
+        )
+        .unwrap();
+        let configs = o.configs().unwrap();
+        let c = &configs[0];
+        assert_eq!((c.lanes, c.stages, c.cpus), (1, 3, 4));
+        assert_eq!(c.cpu_map, Some(vec![1, 2, 3]));
+        assert_eq!(c.service_ns, [3000, 3000, 5000]);
+        assert_eq!((c.window_ns, c.burst_gap_ns), (500_000, 200_000));
+        assert_eq!(c.costs.ipi_ns, 20_000);
+        assert_eq!(c.costs.budget, Costs::default().budget);
+        assert_eq!(o.policy.0, Policy::ALL);
+        assert_eq!(o.packets, Some(2000));
+        assert!(o.json && !o.scale);
+        // The defaults: the module's knobs, one service time for every stage.
+        let d = parse("--policy poll").unwrap();
+        assert_eq!(d.configs().unwrap(), [defaults()]);
+        assert_eq!(d.policy.0, [Policy::Poll]);
+        assert_eq!(
+            parse("--scale").unwrap().configs().unwrap().len(),
+            SCALE.len()
+        );
+    }
+
+    #[test]
+    fn refuses_bad_arguments_with_a_usage_error() {
+        for bad in [
+            "--frob",
+            "--lanes x",
+            "--lanes",
+            "--policy busy",
+            "--profile bursts:0:1",
+            "--cpu-map 1,x",
+            "extra",
+        ] {
+            assert_eq!(parse(bad).unwrap_err().exit_code(), 2, "{bad}");
+        }
+        assert_eq!(parse("--help").unwrap_err().exit_code(), 0);
+        // Checked once the pipeline is known: a failure, not a usage error.
+        assert!(parse("--service-ns 1,2").unwrap().configs().is_err());
     }
 }

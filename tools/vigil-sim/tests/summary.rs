@@ -63,7 +63,7 @@ fn the_json_report_counts_reschedules_by_every_reason() {
     // Packets 5 us apart keep the stages polling on the head between them.
     assert!(active > 0 && ahead > 0, "{s:?}");
     assert_eq!(ahead + backlog + window + active, s.reschedules);
-    let json = report::json(&[Row::new(&config, s)]);
+    let json = report::json(&[Row::new(&config, s)]).unwrap();
     let expected = format!(
         "\"reschedules_by_reason\": {{\"head_ahead\": {ahead}, \"upstream_backlog\": {backlog}, \
          \"window\": {window}, \"head_active\": {active}}}"

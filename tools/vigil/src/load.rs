@@ -10,7 +10,7 @@ use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
 /// Who this process is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Mode {
     /// Send and receive.
     Both,
@@ -114,81 +114,86 @@ const SPIN_LAST: Duration = Duration::from_micros(200);
 
 /// Sequence (8 bytes), flow (4), send time in ns since the epoch (8), all big-endian.
 const HEADER: usize = 20;
+/// The largest payload `--size` may ask for.
+const MAX_SIZE: u16 = 65000;
+/// The most flows `--flows` may ask for.
+const MAX_FLOWS: u32 = 1024;
 
-impl Options {
-    /// Parses `load`'s arguments.
-    pub fn parse(args: &[String]) -> Result<Self, String> {
-        let mut opts = Options {
-            dst: SocketAddr::from(([127, 0, 0, 1], 9000)),
-            count: 1000,
-            size: 64,
-            flows: 1,
-            profile: Profile::Flood,
-            seed: 1,
-            json: false,
-            mode: Mode::Both,
-            timeout: Duration::from_secs(2),
+/// The command line of `vigil load`; [`Args::options`] turns it into [`Options`].
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("profile").args(["rate", "burst", "poisson"])))]
+pub struct Args {
+    /// Where to send, and where the receiver binds.
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:9000")]
+    dst: SocketAddr,
+    /// Datagrams in all.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    count: u64,
+    #[arg(long, value_name = "BYTES", default_value_t = 64,
+          help = format!("Bytes of payload per datagram, {HEADER} (the header) to {MAX_SIZE}"),
+          value_parser = clap::value_parser!(u16).range(HEADER as i64..=MAX_SIZE.into()))]
+    size: u16,
+    #[arg(long, value_name = "F", default_value_t = 1,
+          help = format!("Flows (source sockets) the datagrams are spread over, round robin, \
+                          at most {MAX_FLOWS}"),
+          value_parser = clap::value_parser!(u32).range(1..=MAX_FLOWS.into()))]
+    flows: u32,
+    /// A steady rate, datagrams per second (default: as fast as possible).
+    #[arg(long, value_name = "PPS", value_parser = clap::value_parser!(u64).range(1..))]
+    rate: Option<u64>,
+    /// B datagrams back to back, then a gap, repeated (with --gap-us).
+    #[arg(long, value_name = "B", requires = "gap_us",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    burst: Option<u64>,
+    /// Microseconds from one burst's start to the next's (with --burst).
+    #[arg(long, value_name = "G", requires = "burst")]
+    gap_us: Option<u64>,
+    /// Poisson arrivals at a mean rate, datagrams per second.
+    #[arg(long, value_name = "PPS", value_parser = clap::value_parser!(u64).range(1..))]
+    poisson: Option<u64>,
+    /// Seed of the Poisson arrivals: the same seed sends at the same times.
+    #[arg(long, value_name = "S", default_value_t = 1)]
+    seed: u64,
+    /// Send and receive, or only one of the two.
+    #[arg(long, value_enum, default_value = "both")]
+    mode: Mode,
+    /// How long the receiver waits for the next datagram, seconds (0 to 3600).
+    #[arg(long, value_name = "SECS", default_value = "2", value_parser = timeout)]
+    timeout: Duration,
+    /// Print the report as one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `--timeout`'s seconds.
+fn timeout(text: &str) -> Result<Duration, String> {
+    let secs: f64 = text.parse().map_err(|e| format!("{e}"))?;
+    if !(0.0..=3600.0).contains(&secs) {
+        return Err("not in 0..=3600".into());
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+impl Args {
+    /// What to send or expect.
+    pub fn options(&self) -> Options {
+        let profile = match (self.rate, self.burst, self.gap_us, self.poisson) {
+            (Some(pps), ..) => Profile::Steady(pps),
+            (_, Some(burst), Some(gap_us), _) => Profile::Bursts { burst, gap_us },
+            (.., Some(pps)) => Profile::Poisson(pps),
+            _ => Profile::Flood,
         };
-        let mut it = args.iter();
-        let mut burst = None;
-        let mut gap_us = None;
-        while let Some(flag) = it.next() {
-            if flag == "--json" {
-                opts.json = true;
-                continue;
-            }
-            let value = it
-                .next()
-                .ok_or_else(|| format!("load: {flag} needs a value"))?;
-            let bad = |e: &dyn std::fmt::Display| format!("load: {flag} {value}: {e}");
-            match flag.as_str() {
-                "--dst" => opts.dst = value.parse().map_err(|e| bad(&e))?,
-                "--count" => opts.count = value.parse().map_err(|e| bad(&e))?,
-                "--size" => opts.size = value.parse().map_err(|e| bad(&e))?,
-                "--flows" => opts.flows = value.parse().map_err(|e| bad(&e))?,
-                "--rate" => opts.profile = Profile::Steady(value.parse().map_err(|e| bad(&e))?),
-                "--poisson" => opts.profile = Profile::Poisson(value.parse().map_err(|e| bad(&e))?),
-                "--burst" => burst = Some(value.parse().map_err(|e| bad(&e))?),
-                "--gap-us" => gap_us = Some(value.parse().map_err(|e| bad(&e))?),
-                "--seed" => opts.seed = value.parse().map_err(|e| bad(&e))?,
-                "--timeout" => {
-                    let secs: f64 = value.parse().map_err(|e| bad(&e))?;
-                    if !(0.0..=3600.0).contains(&secs) {
-                        return Err(bad(&"not in 0..=3600"));
-                    }
-                    opts.timeout = Duration::from_secs_f64(secs);
-                }
-                "--mode" => {
-                    opts.mode = match value.as_str() {
-                        "both" => Mode::Both,
-                        "send" => Mode::Send,
-                        "recv" => Mode::Recv,
-                        _ => return Err(bad(&"not both, send or recv")),
-                    }
-                }
-                _ => return Err(format!("load: unknown option {flag}")),
-            }
+        Options {
+            dst: self.dst,
+            count: self.count,
+            size: self.size.into(),
+            flows: self.flows,
+            profile,
+            seed: self.seed,
+            json: self.json,
+            mode: self.mode,
+            timeout: self.timeout,
         }
-        match (burst, gap_us) {
-            (Some(burst), Some(gap_us)) if burst > 0 => {
-                opts.profile = Profile::Bursts { burst, gap_us }
-            }
-            (None, None) => {}
-            _ => return Err("load: --burst B (B > 0) and --gap-us G go together".into()),
-        }
-        if matches!(opts.profile, Profile::Steady(0) | Profile::Poisson(0)) {
-            return Err("load: a rate must be above 0".into());
-        }
-        if !(HEADER..=65000).contains(&opts.size) {
-            return Err(format!(
-                "load: --size {} is not in {HEADER}..=65000",
-                opts.size
-            ));
-        }
-        if !(1..=1024).contains(&opts.flows) {
-            return Err(format!("load: --flows {} is not in 1..=1024", opts.flows));
-        }
-        Ok(opts)
     }
 }
 
@@ -371,28 +376,38 @@ pub fn exchange(opts: &Options) -> Result<Report, String> {
     Ok(report)
 }
 
+/// The `--json` report; `tools/testing/guest-bench.sh` reads its fields by name.
+#[derive(Debug, serde::Serialize)]
+struct ReportJson {
+    sent: u64,
+    send_failed: u64,
+    received: u64,
+    out_of_order: u64,
+    latency_p50_ns: Option<u64>,
+    latency_p99_ns: Option<u64>,
+    latency_p999_ns: Option<u64>,
+    send_time_ns: u64,
+    receive_rate_pps: Option<u64>,
+}
+
 /// Runs the exchange and prints the report.
 pub fn run(opts: &Options) -> Result<(), String> {
     let mut r = exchange(opts)?;
     r.latencies.sort_unstable();
     if opts.json {
-        use crate::json::Json;
-        let q = |p| quantile(&r.latencies, p).map_or(Json::Null, Json::Int);
-        let v = Json::obj([
-            ("sent", Json::Int(r.sent)),
-            ("send_failed", Json::Int(r.send_failed)),
-            ("received", Json::Int(r.received)),
-            ("out_of_order", Json::Int(r.out_of_order)),
-            ("latency_p50_ns", q(500)),
-            ("latency_p99_ns", q(990)),
-            ("latency_p999_ns", q(999)),
-            ("send_time_ns", Json::Int(r.send_time.as_nanos() as u64)),
-            (
-                "receive_rate_pps",
-                r.receive_rate().map_or(Json::Null, |v| Json::Int(v as u64)),
-            ),
-        ]);
-        println!("{v}");
+        let q = |p| quantile(&r.latencies, p);
+        let report = ReportJson {
+            sent: r.sent,
+            send_failed: r.send_failed,
+            received: r.received,
+            out_of_order: r.out_of_order,
+            latency_p50_ns: q(500),
+            latency_p99_ns: q(990),
+            latency_p999_ns: q(999),
+            send_time_ns: r.send_time.as_nanos() as u64,
+            receive_rate_pps: r.receive_rate().map(|v| v as u64),
+        };
+        println!("{}", crate::json::line(&report)?);
         return Ok(());
     }
     if opts.mode != Mode::Send && !r.latencies.is_empty() {
@@ -419,22 +434,27 @@ pub fn run(opts: &Options) -> Result<(), String> {
 mod tests {
     use super::*;
 
-    fn args(s: &str) -> Vec<String> {
-        s.split_whitespace().map(String::from).collect()
+    fn parse(s: &str) -> Result<Options, clap::Error> {
+        use clap::Parser;
+        let argv = ["vigil", "load"].into_iter().chain(s.split_whitespace());
+        match crate::cli::Cli::try_parse_from(argv)?.command {
+            crate::cli::Command::Load(a) => Ok(a.options()),
+            c => panic!("not load: {c:?}"),
+        }
     }
 
     #[test]
     fn parses_options_and_rejects_bad_ones() {
-        let o = Options::parse(&args(
+        let o = parse(
             "--dst [::1]:7000 --count 5 --size 100 --flows 3 --rate 50 --mode recv --timeout 0.5",
-        ))
+        )
         .unwrap();
         assert_eq!(o.dst, "[::1]:7000".parse().unwrap());
         assert_eq!((o.count, o.size, o.flows), (5, 100, 3));
         assert_eq!(o.profile, Profile::Steady(50));
         assert_eq!(o.mode, Mode::Recv);
         assert_eq!(o.timeout, Duration::from_millis(500));
-        let b = Options::parse(&args("--burst 8 --gap-us 200 --json")).unwrap();
+        let b = parse("--burst 8 --gap-us 200 --json").unwrap();
         assert_eq!(
             b.profile,
             Profile::Bursts {
@@ -443,19 +463,33 @@ mod tests {
             }
         );
         assert!(b.json);
+        let d = parse("").unwrap();
+        assert_eq!(d.dst, SocketAddr::from(([127, 0, 0, 1], 9000)));
+        assert_eq!((d.count, d.size, d.flows, d.seed), (1000, 64, 1, 1));
+        assert_eq!((d.profile, d.mode), (Profile::Flood, Mode::Both));
+        assert_eq!(d.timeout, Duration::from_secs(2));
+        assert_eq!(parse("--poisson 9").unwrap().profile, Profile::Poisson(9));
         for bad in [
             "--size 8",
+            "--size 65001",
             "--burst 8",
+            "--gap-us 5",
             "--burst 0 --gap-us 5",
             "--rate 0",
+            "--rate 5 --poisson 5",
+            "--rate 5 --burst 2 --gap-us 5",
             "--count",
             "--count x",
             "--flows 0",
+            "--flows 1025",
             "--mode sideways",
             "--timeout -1",
+            "--timeout 3601",
             "--bogus 5",
+            "extra",
         ] {
-            assert!(Options::parse(&args(bad)).is_err(), "{bad}");
+            let e = parse(bad).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{bad}");
         }
     }
 

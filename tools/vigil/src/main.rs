@@ -9,9 +9,12 @@
 //! vigil stats [--json] [--watch SECS [--count N]]
 //!                                        accounting, per-stage per-CPU table, latency
 //! vigil load [options]                   UDP traffic with loss, order and latency report
+//! vigil completions bash|zsh|fish|...    a shell completion script
 //! ```
-//! `VIGIL_SYSFS` overrides the sysfs directory (default `/sys/kernel/vigil`).
+//! The command line is defined once, in [`cli`]; `vigil --help` and `vigil COMMAND --help`
+//! print it. A usage error exits with 2, a failure with 1.
 
+mod cli;
 mod json;
 mod load;
 mod set;
@@ -22,38 +25,34 @@ mod sysfs;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: vigil status [--json]
-       vigil set KEY=VALUE... | vigil set --defaults
-       vigil settings [--malformed]
-       vigil stats [--json] [--watch SECS [--count N]]
-       vigil load [--dst ADDR:PORT] [--count N] [--size BYTES] [--flows F]
-                  [--rate PPS | --burst B --gap-us G | --poisson PPS] [--seed S]
-                  [--mode both|send|recv] [--timeout SECS] [--json]";
+use clap::Parser;
+use cli::{Cli, Command};
 
-fn run(args: &[String]) -> Result<(), String> {
+fn run(command: Command) -> Result<(), String> {
     let sysfs = sysfs::Sysfs::from_env();
-    let rest = args.get(1..).unwrap_or(&[]);
-    match args.first().map(String::as_str) {
-        Some("status") => match rest {
-            [] => status::run(&sysfs, false),
-            [j] if j == "--json" => status::run(&sysfs, true),
-            _ => Err(format!("status: unexpected arguments {rest:?}")),
-        },
-        Some("set") => set::run(&sysfs, rest),
-        Some("settings") => settings::run(rest),
-        Some("stats") => stats::run(&sysfs, &stats::Options::parse(rest)?),
-        Some("load") => load::run(&load::Options::parse(rest)?),
-        Some("-h" | "--help" | "help") => {
-            println!("{USAGE}");
+    match command {
+        Command::Status { json } => status::run(&sysfs, json),
+        Command::Set { defaults: true, .. } => set::run_defaults(&sysfs),
+        Command::Set { settings, .. } => set::run(&sysfs, &settings),
+        Command::Settings { malformed } => {
+            settings::print(malformed);
             Ok(())
         }
-        _ => Err(USAGE.to_string()),
+        Command::Stats(options) => stats::run(&sysfs, &options),
+        Command::Load(args) => load::run(&args.options()),
+        Command::Completions { shell } => {
+            cli::completions(shell, &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Man { dir: Some(dir) } => cli::man_pages(&dir),
+        Command::Man { dir: None } => {
+            cli::man_page(&mut std::io::stdout()).map_err(|e| format!("man: {e}"))
+        }
     }
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match run(&args) {
+    match run(Cli::parse().command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("vigil: {e}");

@@ -106,15 +106,19 @@ pub fn possible_cpus() -> u32 {
         .unwrap_or(MAX_CPUS)
 }
 
-/// Checks every setting, then writes them in order; `--defaults` alone puts every setting
-/// back to its default.
+/// Checks every setting, then writes them in order.
 pub fn run(sysfs: &Sysfs, args: &[String]) -> Result<(), String> {
-    let settings = match args {
-        [d] if d == "--defaults" => defaults(possible_cpus()),
-        _ => parse(args, possible_cpus())?,
-    };
+    write(sysfs, &parse(args, possible_cpus())?)
+}
+
+/// Puts every setting back to its default.
+pub fn run_defaults(sysfs: &Sysfs) -> Result<(), String> {
+    write(sysfs, &defaults(possible_cpus()))
+}
+
+fn write(sysfs: &Sysfs, settings: &[Setting]) -> Result<(), String> {
     sysfs.check_loaded()?;
-    for s in &settings {
+    for s in settings {
         sysfs
             .write(&s.file, &s.value)
             .map_err(|e| format!("set {}={}: {e}", s.file, s.value))?;

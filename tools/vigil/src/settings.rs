@@ -44,13 +44,12 @@ pub fn malformed() -> String {
 }
 
 /// Prints the table, or the malformed writes.
-pub fn run(args: &[String]) -> Result<(), String> {
-    match args {
-        [] => print!("{}", render()),
-        [m] if m == "--malformed" => print!("{}", malformed()),
-        _ => return Err(format!("settings: unexpected arguments {args:?}")),
+pub fn print(malformed_writes: bool) {
+    if malformed_writes {
+        print!("{}", malformed());
+    } else {
+        print!("{}", render());
     }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -3,7 +3,10 @@
 //! `vigil stats [--json] [--watch SECS [--count N]]`: the accounting, the per-stage per-CPU
 //! table, and latency percentiles computed from the module's log2 histograms.
 
-use crate::json::Json;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::json;
 use crate::sysfs::Sysfs;
 use std::time::Duration;
 use vigil_core::histogram::{bucket_high, quantile_bucket, BUCKETS};
@@ -200,57 +203,61 @@ pub fn render(s: &Snapshot) -> String {
     out
 }
 
+/// One stage's latency in the `--json` report.
+#[derive(Debug, Serialize)]
+struct LatencyJson<'a> {
+    stage: u64,
+    packets: u64,
+    p50_ns: Option<u64>,
+    p99_ns: Option<u64>,
+    p999_ns: Option<u64>,
+    buckets: &'a [u64],
+}
+
+/// The `--json` report of a [`Snapshot`].
+#[derive(Debug, Serialize)]
+pub struct SnapshotJson<'a> {
+    totals: Value,
+    drops: Value,
+    stages: Vec<Value>,
+    latency: Vec<LatencyJson<'a>>,
+}
+
 /// The `--json` report.
-pub fn to_json(s: &Snapshot) -> Json {
-    let opt = |v: Option<u64>| v.map_or(Json::Null, Json::Int);
-    Json::obj([
-        (
-            "totals",
-            Json::obj(TOTALS.iter().zip(s.totals).map(|(k, v)| (*k, Json::Int(v)))),
-        ),
-        (
-            "drops",
-            Json::obj(s.drops.iter().map(|(k, v)| (k.clone(), Json::Int(*v)))),
-        ),
-        (
-            "stages",
-            Json::Arr(
-                s.stages
-                    .iter()
-                    .map(|r| {
-                        Json::obj(
-                            STAGE_COLUMNS
-                                .iter()
-                                .zip(r)
-                                .map(|(k, v)| (*k, Json::Int(*v))),
-                        )
-                    })
-                    .collect(),
-            ),
-        ),
-        (
-            "latency",
-            Json::Arr(
-                s.latency
-                    .iter()
-                    .map(|(stage, counts)| {
-                        let p = percentiles(counts, &PERMILLES);
-                        Json::obj([
-                            ("stage", Json::Int(*stage)),
-                            ("packets", Json::Int(counts.iter().sum())),
-                            ("p50_ns", opt(p[0])),
-                            ("p99_ns", opt(p[1])),
-                            ("p999_ns", opt(p[2])),
-                            (
-                                "buckets",
-                                Json::Arr(counts.iter().map(|&c| Json::Int(c)).collect()),
-                            ),
-                        ])
-                    })
-                    .collect(),
-            ),
-        ),
-    ])
+pub fn to_json(s: &Snapshot) -> SnapshotJson<'_> {
+    SnapshotJson {
+        totals: json::object(TOTALS.into_iter().zip(s.totals)),
+        drops: json::object(s.drops.iter().map(|(k, v)| (k, *v))),
+        stages: s
+            .stages
+            .iter()
+            .map(|r| json::object(STAGE_COLUMNS.into_iter().zip(*r)))
+            .collect(),
+        latency: s
+            .latency
+            .iter()
+            .map(|(stage, counts)| {
+                let p = percentiles(counts, &PERMILLES);
+                LatencyJson {
+                    stage: *stage,
+                    packets: counts.iter().sum(),
+                    p50_ns: p[0],
+                    p99_ns: p[1],
+                    p999_ns: p[2],
+                    buckets: counts,
+                }
+            })
+            .collect(),
+    }
+}
+
+/// A line of `--watch --json`: [`rates`] by name.
+#[derive(Debug, Serialize)]
+struct RatesJson {
+    delivered_per_s: f64,
+    dropped_per_s: f64,
+    wakeups_per_s: f64,
+    polls_per_s: f64,
 }
 
 /// Rates between two snapshots `secs` apart: delivered, dropped, wake-ups received and
@@ -267,44 +274,27 @@ pub fn rates(a: &Snapshot, b: &Snapshot, secs: f64) -> [f64; 4] {
 }
 
 /// Options of `stats`.
-#[derive(Debug, PartialEq)]
+#[derive(Debug, PartialEq, clap::Args)]
 pub struct Options {
+    /// Print JSON: one object, or one line of rates per interval with --watch.
+    #[arg(long)]
     json: bool,
+    /// Print rates (delivered, dropped, wake-ups and polls per second) every SECS seconds
+    /// (0.1 to 3600).
+    #[arg(long, value_name = "SECS", value_parser = watch_interval)]
     watch: Option<Duration>,
+    /// Stop after N intervals (default: never).
+    #[arg(long, value_name = "N", requires = "watch")]
     count: Option<u64>,
 }
 
-impl Options {
-    /// Parses `stats`'s arguments.
-    pub fn parse(args: &[String]) -> Result<Self, String> {
-        let mut o = Options {
-            json: false,
-            watch: None,
-            count: None,
-        };
-        let mut it = args.iter();
-        while let Some(a) = it.next() {
-            match a.as_str() {
-                "--json" => o.json = true,
-                "--watch" | "--count" => {
-                    let v = it
-                        .next()
-                        .ok_or_else(|| format!("stats: {a} needs a value"))?;
-                    if a == "--watch" {
-                        let secs: f64 = v.parse().map_err(|_| format!("stats: --watch {v}"))?;
-                        if !(0.1..=3600.0).contains(&secs) {
-                            return Err(format!("stats: --watch {v} is not in 0.1..=3600"));
-                        }
-                        o.watch = Some(Duration::from_secs_f64(secs));
-                    } else {
-                        o.count = Some(v.parse().map_err(|_| format!("stats: --count {v}"))?);
-                    }
-                }
-                _ => return Err(format!("stats: unknown option {a}")),
-            }
-        }
-        Ok(o)
+/// `--watch`'s seconds.
+fn watch_interval(text: &str) -> Result<Duration, String> {
+    let secs: f64 = text.parse().map_err(|e| format!("{e}"))?;
+    if !(0.1..=3600.0).contains(&secs) {
+        return Err("not in 0.1..=3600".into());
     }
+    Ok(Duration::from_secs_f64(secs))
 }
 
 /// Prints one report, or rates every `--watch` seconds (`--count` times, or for ever).
@@ -312,7 +302,7 @@ pub fn run(sysfs: &Sysfs, o: &Options) -> Result<(), String> {
     let Some(every) = o.watch else {
         let s = read(sysfs)?;
         if o.json {
-            println!("{}", to_json(&s));
+            println!("{}", json::line(&to_json(&s))?);
         } else {
             print!("{}", render(&s));
         }
@@ -331,16 +321,14 @@ pub fn run(sysfs: &Sysfs, o: &Options) -> Result<(), String> {
         let cur = read(sysfs)?;
         let r = rates(&prev, &cur, every.as_secs_f64());
         if o.json {
-            let keys = [
-                "delivered_per_s",
-                "dropped_per_s",
-                "wakeups_per_s",
-                "polls_per_s",
-            ];
-            println!(
-                "{}",
-                Json::obj(keys.iter().zip(r).map(|(k, v)| (*k, Json::Float(v))))
-            );
+            let [delivered_per_s, dropped_per_s, wakeups_per_s, polls_per_s] = r;
+            let line = RatesJson {
+                delivered_per_s,
+                dropped_per_s,
+                wakeups_per_s,
+                polls_per_s,
+            };
+            println!("{}", json::line(&line)?);
         } else {
             println!(
                 "{:>12.0} {:>12.0} {:>12.0} {:>12.0}",
@@ -461,7 +449,7 @@ mod tests {
             )),
             "{text}"
         );
-        let json = to_json(&s).to_string();
+        let json = json::line(&to_json(&s)).unwrap();
         assert!(
             json.starts_with(r#"{"totals":{"entered":5,"delivered":4,"dropped":1,"in_flight":0}"#)
         );
@@ -470,7 +458,5 @@ mod tests {
             json.contains(r#""resched_window":0,"resched_head_active":41,"completions":7"#),
             "{json}"
         );
-        assert!(Options::parse(&["--watch".into(), "0".into()]).is_err());
-        assert!(Options::parse(&["--frob".into()]).is_err());
     }
 }

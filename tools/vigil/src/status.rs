@@ -2,8 +2,9 @@
 
 //! `vigil status [--json]`: the configuration and the headline statistics.
 
-use crate::json::Json;
+use crate::json::object;
 use crate::sysfs::Sysfs;
+use serde_json::Value;
 use vigil_core::abi::{Key, Scope, COUNTERS, SETTINGS as SETTINGS_TABLE};
 
 /// The top-level settings shown, in the table's order, then the version (`rules` is shown
@@ -115,40 +116,23 @@ pub fn render(s: &Status) -> String {
 }
 
 /// The `--json` form.
-pub fn to_json(s: &Status) -> Json {
-    Json::obj([
+pub fn to_json(s: &Status) -> Value {
+    object([
         (
             "settings",
-            Json::obj(
-                s.settings
-                    .iter()
-                    .map(|(k, v)| (k.clone(), Json::Str(v.clone()))),
-            ),
+            object(s.settings.iter().map(|(k, v)| (k, v.as_str()))),
         ),
         (
             "stages",
-            Json::Arr(
+            Value::Array(
                 s.stages
                     .iter()
-                    .map(|row| {
-                        Json::obj(
-                            stage_settings()
-                                .into_iter()
-                                .zip(row)
-                                .map(|(k, v)| (k, Json::Str(v.clone()))),
-                        )
-                    })
+                    .map(|row| object(stage_settings().iter().zip(row.iter().map(String::as_str))))
                     .collect(),
             ),
         ),
-        (
-            "rules",
-            Json::Arr(s.rules.iter().map(|r| Json::Str(r.clone())).collect()),
-        ),
-        (
-            "stats",
-            Json::obj(s.headline.iter().map(|(k, v)| (k.clone(), Json::Int(*v)))),
-        ),
+        ("rules", Value::from(s.rules.clone())),
+        ("stats", object(s.headline.iter().map(|(k, v)| (k, *v)))),
     ])
 }
 

@@ -4,7 +4,12 @@
 
 use std::path::{Path, PathBuf};
 
-/// The sysfs directory of vigil.ko (`VIGIL_SYSFS` overrides `/sys/kernel/vigil`).
+/// Where vigil.ko's sysfs files are.
+pub const DEFAULT_ROOT: &str = "/sys/kernel/vigil";
+/// The environment variable that names another directory (tests, a fake sysfs).
+pub const ROOT_ENV: &str = "VIGIL_SYSFS";
+
+/// The sysfs directory of vigil.ko ([`ROOT_ENV`] overrides [`DEFAULT_ROOT`]).
 pub struct Sysfs {
     root: PathBuf,
 }
@@ -33,11 +38,11 @@ fn describe(path: &Path, what: &str, e: &std::io::Error) -> String {
 }
 
 impl Sysfs {
-    /// `VIGIL_SYSFS`, or `/sys/kernel/vigil`.
+    /// [`ROOT_ENV`], or [`DEFAULT_ROOT`].
     pub fn from_env() -> Self {
-        let root = std::env::var_os("VIGIL_SYSFS")
+        let root = std::env::var_os(ROOT_ENV)
             .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("/sys/kernel/vigil"));
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_ROOT));
         Self { root }
     }
 

@@ -20,44 +20,30 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
+use clap::Parser;
 use vigil_bench::host::{self, HostCell, ThreadTimes, VcpuCell};
 
+/// The host side of `make bench`: pins the VM's vCPU threads and samples them around each
+/// run the guest marks.
+#[derive(Debug, Parser)]
+#[command(name = "vigil-bench-host", version)]
 struct Options {
+    /// The VM's QMP socket.
+    #[arg(long, value_name = "SOCKET")]
     qmp: PathBuf,
+    /// The directory the guest writes `req` in and this tool `ack`.
+    #[arg(long, value_name = "DIR")]
     sync: PathBuf,
+    /// host.txt: the cells' samples are appended to it.
+    #[arg(long, value_name = "FILE")]
     out: PathBuf,
+    /// The host core of vCPU i is the i-th of LIST, cycling (default: 0, 1, 2, ...).
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
     cores: Option<Vec<u32>>,
+    /// How long to wait for QEMU's socket, seconds.
+    #[arg(long = "wait-secs", value_name = "N", default_value = "600",
+          value_parser = |s: &str| s.parse().map(Duration::from_secs))]
     wait: Duration,
-}
-
-fn parse_args() -> Result<Options, String> {
-    let mut args = std::env::args().skip(1);
-    let (mut qmp, mut sync, mut out, mut cores, mut wait) = (None, None, None, None, 600);
-    while let Some(arg) = args.next() {
-        let value = args.next().ok_or_else(|| format!("{arg} needs a value"))?;
-        match arg.as_str() {
-            "--qmp" => qmp = Some(PathBuf::from(value)),
-            "--sync" => sync = Some(PathBuf::from(value)),
-            "--out" => out = Some(PathBuf::from(value)),
-            "--cores" => {
-                cores = Some(
-                    value
-                        .split(',')
-                        .map(|c| c.parse().map_err(|_| format!("bad core `{c}`")))
-                        .collect::<Result<Vec<u32>, String>>()?,
-                )
-            }
-            "--wait-secs" => wait = value.parse().map_err(|_| "bad --wait-secs".to_string())?,
-            _ => return Err(format!("unknown argument `{arg}`")),
-        }
-    }
-    Ok(Options {
-        qmp: qmp.ok_or("--qmp is required")?,
-        sync: sync.ok_or("--sync is required")?,
-        out: out.ok_or("--out is required")?,
-        cores,
-        wait: Duration::from_secs(wait),
-    })
 }
 
 /// The vCPU threads, once QEMU has opened its socket.
@@ -171,7 +157,7 @@ fn run(o: Options) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
-    match parse_args().and_then(run) {
+    match run(Options::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("vigil-bench-host: {e}");
