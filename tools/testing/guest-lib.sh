@@ -55,12 +55,14 @@ vigil_netns_del() {
 	done | ip -b - 2>/dev/null || true
 }
 
-# vigil_udp_receiver NS DST COUNT FLOWS: starts `vigil load --mode recv` in
+# vigil_udp_receiver NS DST COUNT FLOWS [TIMEOUT]: starts `vigil load --mode recv` in
 # namespace NS in the background, its report going to /tmp/recv.out, sets
 # VIGIL_RX to its pid, and gives it time to bind before anyone sends.
+# TIMEOUT is how long the receiver waits after the last datagram, in seconds
+# (default 3).
 vigil_udp_receiver() {
 	ip netns exec "$1" "$VIGIL" load --mode recv --dst "$2" --count "$3" --flows "$4" \
-		--timeout 3 >/tmp/recv.out &
+		--timeout "${5:-3}" >/tmp/recv.out &
 	VIGIL_RX=$!
 	sleep 0.5
 }

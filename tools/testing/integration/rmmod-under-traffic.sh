@@ -24,7 +24,9 @@ echo work >$SYSFS/stage1/ops
 echo 20000 >$SYSFS/stage1/work_ns
 echo adaptive >$SYSFS/policy
 echo 1 >$SYSFS/enabled
-vigil_udp_receiver vb 10.78.0.2:9000 $N 2
+# rmmod may hold the last packets for up to the drain timeout (5 s): the receiver
+# waits longer than that for them.
+vigil_udp_receiver vb 10.78.0.2:9000 $N 2 8
 ip netns exec va "$VIGIL" load --mode send --dst 10.78.0.2:9000 --count $N --flows 2 \
 	--rate 3000 >/tmp/send.out &
 tx=$!

@@ -14,7 +14,7 @@ before=$(vigil_read stats/seen)
 for dst in 127.0.0.1:9000 '[::1]:9001'; do
 	report=$("$VIGIL" load --dst "$dst" --count $N --size 64)
 	echo "$dst: $report"
-	[ "$report" = "sent $N received $N out_of_order 0" ]
+	[ "$report" = "sent $N send_failed 0 received $N out_of_order 0" ]
 done
 after=$(vigil_read stats/seen)
 echo "stats/seen: $before -> $after"
