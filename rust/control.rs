@@ -1,87 +1,211 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The configuration, the running pipeline, and the sysfs files that show and change them.
+//! The pipelines: their order, each one's configuration and counters, and while enabled the
+//! pipeline running.
 //!
-//! Every write is parsed and checked before anything changes; a change while the pipeline
-//! runs stops it (which drains it), applies the new configuration and starts it again.
+//! Every write is parsed and checked before anything changes; a change to a running pipeline
+//! replaces it without reordering a flow, and touches no other pipeline.
 
 use crate::{
-    abi::{Counter, Scope, COUNTERS, SETTINGS},
-    config::{Config, MAX_STAGES},
-    histogram::BUCKETS,
+    config::Config,
+    files::PipelineDirs,
     netfilter::Registration,
-    parse::{self, ParseError},
-    pipeline::{Pipeline, DRAIN_TIMEOUT_MS},
-    policy::Reason,
+    ops::Match,
+    parse::ParseError,
+    pipeline::{self, Pipeline, DRAIN_TIMEOUT_MS},
+    pipelines::{Change, Name, Order, PipelinesError, MAX_PIPELINES},
     seen::SeenCounter,
-    stats::{DropReason, Skip, Stats},
-    sysfs::{Attr, ShowBuf},
-    sysfs_emit,
+    stats::{Held, Stats},
+    sysfs::Parent,
 };
-use core::fmt::Write;
 use kernel::{
     new_mutex,
     prelude::*,
     sync::{Arc, Mutex},
 };
 
-fn errno(e: ParseError) -> Error {
+/// The errno of a refused value.
+pub(crate) fn errno(e: ParseError) -> Error {
     match e {
         ParseError::Invalid => EINVAL,
         ParseError::OutOfRange => ERANGE,
     }
 }
 
-struct State {
-    cfg: Config,
-    running: Option<Pipeline>,
-    /// The counting hook, registered while the pipeline runs.
-    seen: Option<Pin<KBox<Registration<SeenCounter>>>>,
+/// The errno of a refused write to `pipelines`.
+fn pipelines_errno(e: PipelinesError) -> Error {
+    match e {
+        PipelinesError::Invalid => EINVAL,
+        PipelinesError::Exists => EEXIST,
+        PipelinesError::Missing => ENOENT,
+        PipelinesError::Full => ENOSPC,
+        PipelinesError::Default => EBUSY,
+    }
 }
 
-/// The module's control: configuration, the running pipeline, the counters.
+/// One pipeline: its settings, its counters, and while enabled the pipeline running.
+struct Slot {
+    name: Name,
+    cfg: Config,
+    stats: Arc<Stats>,
+    running: Option<Pipeline>,
+    /// Its directory under `pipeline/`; none for the default pipeline, whose files are the
+    /// top-level ones.
+    dirs: Option<PipelineDirs>,
+}
+
+struct State {
+    /// The pipelines, in the order packets try them; `slots` holds the same names.
+    order: Order,
+    slots: KVec<Slot>,
+    /// The counting hook, registered while a pipeline runs.
+    seen: Option<Pin<KBox<Registration<SeenCounter>>>>,
+    /// Where pipelines' directories go (`/sys/kernel/vigil/pipeline/`), once it exists and
+    /// until the module goes.
+    pipeline_dir: Option<Parent>,
+}
+
+impl State {
+    fn slot(&self, name: &Name) -> Result<&Slot> {
+        self.slots.iter().find(|s| s.name == *name).ok_or(ENODEV)
+    }
+
+    fn index(&self, name: &Name) -> Result<usize> {
+        self.slots
+            .iter()
+            .position(|s| s.name == *name)
+            .ok_or(ENODEV)
+    }
+
+    /// Tells every hook where its pipeline is in the order, and what the pipelines before it
+    /// take (see `pipeline::PRECEDENCE`).
+    fn publish(&self) {
+        let mut filters: [Option<Match>; MAX_PIPELINES] = [None; MAX_PIPELINES];
+        for (position, name) in self.order.iter().enumerate() {
+            let Ok(slot) = self.slot(name) else { continue };
+            if let Some(running) = &slot.running {
+                running.set_position(position);
+                filters[position] = Some(slot.cfg.pipeline.matcher);
+            }
+        }
+        pipeline::publish_precedence(&filters);
+    }
+}
+
+/// The module's control: the pipelines, their configuration and counters.
 #[pin_data]
 pub(crate) struct Control {
     #[pin]
     state: Mutex<State>,
-    stats: Arc<Stats>,
+    /// What all pipelines hold together, against the global limits.
+    held: Arc<Held>,
     nr_cpus: u32,
 }
 
 impl Control {
-    /// Every setting at its default (`abi::SETTINGS`).
-    pub(crate) fn new(stats: Arc<Stats>, nr_cpus: u32) -> Result<impl PinInit<Self>> {
+    /// The default pipeline alone, every setting at its default (`abi::SETTINGS`).
+    pub(crate) fn new(nr_cpus: u32) -> Result<impl PinInit<Self>> {
         let nr = nr_cpus.clamp(1, crate::config::MAX_CPUS);
-        let cfg = Config::defaults(nr).map_err(errno)?;
+        let held = Arc::new(Held::new(), GFP_KERNEL)?;
+        let mut slots = KVec::with_capacity(MAX_PIPELINES, GFP_KERNEL)?;
+        slots.push(
+            Slot {
+                name: Name::default_pipeline(),
+                cfg: Config::defaults(nr).map_err(errno)?,
+                stats: Arc::new(Stats::with_held(nr as usize, held.clone())?, GFP_KERNEL)?,
+                running: None,
+                dirs: None,
+            },
+            GFP_KERNEL,
+        )?;
         Ok(pin_init!(Self {
             state <- new_mutex!(
                 State {
-                    cfg,
-                    running: None,
+                    order: Order::default(),
+                    slots,
                     seen: None,
+                    pipeline_dir: None,
                 },
                 "vigil_control"
             ),
-            stats,
+            held,
             nr_cpus: nr,
         }))
     }
 
-    fn config(&self) -> Config {
-        self.state.lock().cfg
+    /// The number of CPUs CPU lists may name.
+    pub(crate) fn nr_cpus(&self) -> u32 {
+        self.nr_cpus
     }
 
-    /// Applies `change` to a copy of the configuration; if it and the result are valid, makes
-    /// it current. Nothing changes on error, and nothing restarts if the result is the same.
+    /// What all pipelines hold together.
+    pub(crate) fn held(&self) -> &Held {
+        &self.held
+    }
+
+    /// The configuration of pipeline `name`.
+    pub(crate) fn config(&self, name: &Name) -> Result<Config> {
+        Ok(self.state.lock().slot(name)?.cfg)
+    }
+
+    /// The counters of pipeline `name`.
+    pub(crate) fn stats(&self, name: &Name) -> Result<Arc<Stats>> {
+        Ok(self.state.lock().slot(name)?.stats.clone())
+    }
+
+    /// The pipelines, in order.
+    pub(crate) fn order(&self) -> Order {
+        self.state.lock().order
+    }
+
+    /// Applies `change` to a copy of pipeline `name`'s configuration; if it and the result
+    /// are valid, makes it current. Nothing changes on error, nothing restarts if the result
+    /// is the same, and no other pipeline is touched.
+    pub(crate) fn update(&self, name: &Name, change: impl FnOnce(&mut Config) -> Result) -> Result {
+        let mut state = self.state.lock();
+        let index = state.index(name)?;
+        let mut cfg = state.slots[index].cfg;
+        change(&mut cfg)?;
+        Self::replace(&mut state, index, cfg)?;
+        state.publish();
+        Ok(())
+    }
+
+    /// Applies `change` (of a setting every pipeline shares) to every pipeline. Nothing
+    /// changes if it is refused; a pipeline that fails to restart is put back as it was.
+    pub(crate) fn update_global(&self, change: impl Fn(&mut Config) -> Result) -> Result {
+        let mut state = self.state.lock();
+        let mut old = KVec::with_capacity(state.slots.len(), GFP_KERNEL)?;
+        let mut next = KVec::with_capacity(state.slots.len(), GFP_KERNEL)?;
+        for slot in state.slots.iter() {
+            let mut cfg = slot.cfg;
+            change(&mut cfg)?;
+            old.push(slot.cfg, GFP_KERNEL)?;
+            next.push(cfg, GFP_KERNEL)?;
+        }
+        let mut result = Ok(());
+        for (index, cfg) in next.into_iter().enumerate() {
+            if let Err(e) = Self::replace(&mut state, index, cfg) {
+                result = Err(e);
+                // Those changed already go back (a restart of what ran before).
+                for (undo, cfg) in old.iter().enumerate().take(index) {
+                    let _ = Self::replace(&mut state, undo, *cfg);
+                }
+                break;
+            }
+        }
+        state.publish();
+        result
+    }
+
+    /// Makes `cfg` pipeline `index`'s configuration, replacing its running pipeline if any.
     ///
     /// A running pipeline is replaced without reordering a flow: the new one starts held (its
     /// hook, registered later at the same priority, runs first and queues what it takes),
     /// the old one drains, then the new one is released.
-    fn update(&self, change: impl FnOnce(&mut Config) -> Result) -> Result {
-        let mut state = self.state.lock();
-        let mut cfg = state.cfg;
-        change(&mut cfg)?;
-        if cfg == state.cfg {
+    fn replace(state: &mut State, index: usize, cfg: Config) -> Result {
+        let slot = &state.slots[index];
+        if cfg == slot.cfg {
             return Ok(());
         }
         // Stages in use need CPUs (always true after parsing, checked for safety).
@@ -91,17 +215,25 @@ impl Control {
         {
             return Err(EINVAL);
         }
+        let position = state.order.position(&slot.name).unwrap_or(0);
         if cfg.enabled && state.seen.is_none() {
-            state.seen = Some(crate::seen::register(self.stats.clone())?);
+            let counting = state.slots.first().ok_or(EINVAL)?.stats.clone();
+            state.seen = Some(crate::seen::register(counting)?);
         }
+        let slot = &mut state.slots[index];
         let next = if cfg.enabled {
-            let held = state.running.is_some();
+            let held = slot.running.is_some();
             // On error the old pipeline, if any, runs on unchanged.
-            Some(Pipeline::start(&cfg.pipeline, self.stats.clone(), held)?)
+            Some(Pipeline::start(
+                &cfg.pipeline,
+                slot.stats.clone(),
+                held,
+                position,
+            )?)
         } else {
             None
         };
-        let old = state.running.take();
+        let old = slot.running.take();
         if let Some(old) = &old {
             old.drain(DRAIN_TIMEOUT_MS);
         }
@@ -113,360 +245,95 @@ impl Control {
         if let Some(old) = old {
             old.stop(0);
         }
-        state.running = next;
-        if !cfg.enabled {
+        slot.running = next;
+        slot.cfg = cfg;
+        if state.slots.iter().all(|s| s.running.is_none()) {
             state.seen = None;
         }
-        state.cfg = cfg;
         Ok(())
     }
-}
 
-fn show_version(_: &Control, _: usize, buf: &mut ShowBuf<'_>) -> Result {
-    sysfs_emit!(buf, "{}\n", crate::VERSION)
-}
-
-/// Shows setting `SETTINGS[i]` of stage `stage` (0 for the top-level ones).
-fn show_setting(c: &Control, i: usize, stage: usize, buf: &mut ShowBuf<'_>) -> Result {
-    let s = SETTINGS.get(i).ok_or(EINVAL)?;
-    c.config().show(s.key, stage, buf).map_err(|_| EFBIG)
-}
-
-/// Parses a write to setting `SETTINGS[i]` of stage `stage` and applies it.
-fn store_setting(c: &Control, i: usize, stage: usize, input: &[u8]) -> Result {
-    let s = SETTINGS.get(i).ok_or(EINVAL)?;
-    let v = s.kind.parse(input, c.nr_cpus).map_err(errno)?;
-    c.update(|cfg| cfg.apply(s.key, stage, v).map_err(errno))
-}
-
-fn show_root_setting(c: &Control, i: usize, buf: &mut ShowBuf<'_>) -> Result {
-    show_setting(c, i, 0, buf)
-}
-
-fn store_root_setting(c: &Control, i: usize, input: &[u8]) -> Result {
-    store_setting(c, i, 0, input)
-}
-
-/// The files of `scope` in `SETTINGS`, each with the table index its callbacks use.
-fn setting_attrs<T>(
-    scope: Scope,
-    show: crate::sysfs::ShowFn<T>,
-    store: crate::sysfs::StoreFn<T>,
-    out: &mut KVec<Attr<T>>,
-) -> Result {
-    for (i, s) in SETTINGS.iter().enumerate() {
-        if s.scope == scope {
-            out.push(Attr::rw(s.name, i, show, store), GFP_KERNEL)?;
-        }
-    }
-    Ok(())
-}
-
-/// The files of `/sys/kernel/vigil/`: `version`, then every top-level setting.
-pub(crate) fn root_attrs() -> Result<KVec<Attr<Control>>> {
-    let mut attrs = KVec::with_capacity(SETTINGS.len() + 1, GFP_KERNEL)?;
-    attrs.push(Attr::ro(c"version", 0, show_version), GFP_KERNEL)?;
-    setting_attrs(
-        Scope::Root,
-        show_root_setting,
-        store_root_setting,
-        &mut attrs,
-    )?;
-    Ok(attrs)
-}
-
-/// Shows counter `COUNTERS[i]`.
-fn show_counter(c: &Control, i: usize, buf: &mut ShowBuf<'_>) -> Result {
-    let v = match COUNTERS.get(i).ok_or(EINVAL)?.counter {
-        Counter::Seen => c.stats.seen(),
-        Counter::Entered => c.stats.totals().entered,
-        Counter::Delivered => c.stats.totals().delivered,
-        Counter::Dropped => c.stats.totals().dropped_total(),
-        Counter::InFlight => c.stats.totals().in_flight(),
-        Counter::HeldPackets => c.stats.held.packets(),
-        Counter::HeldBytes => c.stats.held.bytes(),
-        Counter::SkippedBridged => c.stats.skipped(Skip::Bridged),
-        Counter::SkippedL3mdev => c.stats.skipped(Skip::L3mdev),
-    };
-    sysfs_emit!(buf, "{v}\n")
-}
-
-fn show_drops(c: &Control, _: usize, buf: &mut ShowBuf<'_>) -> Result {
-    let t = c.stats.totals();
-    for (reason, n) in DropReason::ALL.iter().zip(t.dropped) {
-        sysfs_emit!(buf, "{} {n}\n", reason.name())?;
-    }
-    Ok(())
-}
-
-/// One line per lane that saw packets: `lane entered delivered dropped in_flight`.
-fn show_lanes(c: &Control, _: usize, buf: &mut ShowBuf<'_>) -> Result {
-    sysfs_emit!(buf, "lane entered delivered dropped in_flight\n")?;
-    for (lane, s) in c.stats.lane_snapshots() {
-        if s.entered == 0 {
-            continue;
-        }
-        sysfs_emit!(
-            buf,
-            "{lane} {} {} {} {}\n",
-            s.entered,
-            s.delivered,
-            s.dropped_total(),
-            s.in_flight()
-        )?;
-    }
-    Ok(())
-}
-
-/// The per-stage per-CPU table's header.
-const STAGE_HEADER: &str = "stage cpu packets polls empty_polls empty_poll_ns \
-    resched_head_ahead resched_upstream_backlog resched_window resched_head_active \
-    completions wakeups_sent wakeups_received\n";
-
-fn emit_stage_rows(c: &Control, buf: &mut ShowBuf<'_>, stages: core::ops::Range<usize>) -> Result {
-    use kernel::sync::atomic::Relaxed;
-    for stage in stages {
-        for cpu in 0..c.stats.nr_cpus() as u32 {
-            let s = c.stats.stage(stage, cpu);
-            if s.is_idle() {
-                continue;
-            }
-            let r = |reason: Reason| s.reschedules[reason.index()].load(Relaxed);
-            sysfs_emit!(
-                buf,
-                "{stage} {cpu} {} {} {} {} {} {} {} {} {} {} {}\n",
-                s.packets.load(Relaxed),
-                s.polls.load(Relaxed),
-                s.empty_polls.load(Relaxed),
-                s.empty_poll_ns.load(Relaxed),
-                r(Reason::HeadAhead),
-                r(Reason::UpstreamBacklog),
-                r(Reason::Window),
-                r(Reason::HeadActive),
-                s.completions.load(Relaxed),
-                s.wakeups_sent.load(Relaxed),
-                s.wakeups_received.load(Relaxed),
-            )?;
-        }
-    }
-    Ok(())
-}
-
-fn show_stage_table(c: &Control, _: usize, buf: &mut ShowBuf<'_>) -> Result {
-    buf.write_str(STAGE_HEADER).map_err(|_| EFBIG)?;
-    emit_stage_rows(c, buf, 0..MAX_STAGES)
-}
-
-/// One line per stage that ran: `stage` then the count of each log2 latency bucket.
-fn show_latency(c: &Control, _: usize, buf: &mut ShowBuf<'_>) -> Result {
-    use kernel::sync::atomic::Relaxed;
-    for stage in 0..MAX_STAGES {
-        let mut counts = [0u64; BUCKETS];
-        for cpu in 0..c.stats.nr_cpus() as u32 {
-            for (sum, b) in counts.iter_mut().zip(&c.stats.stage(stage, cpu).latency) {
-                *sum += b.load(Relaxed);
-            }
-        }
-        if counts.iter().all(|&n| n == 0) {
-            continue;
-        }
-        sysfs_emit!(buf, "{stage}")?;
-        for n in counts {
-            sysfs_emit!(buf, " {n}")?;
-        }
-        sysfs_emit!(buf, "\n")?;
-    }
-    Ok(())
-}
-
-fn store_reset(c: &Control, _: usize, input: &[u8]) -> Result {
-    match parse::parse_bool(input) {
-        Ok(true) => {
-            c.stats.reset();
-            Ok(())
-        }
-        Ok(false) => Err(EINVAL),
-        Err(e) => Err(errno(e)),
-    }
-}
-
-/// The files of `/sys/kernel/vigil/stats/`: every counter of `COUNTERS`, then the tables
-/// and `reset`.
-pub(crate) fn stats_attrs() -> Result<KVec<Attr<Control>>> {
-    let tables = [
-        Attr::ro(c"drops", 0, show_drops),
-        Attr::ro(c"lanes", 0, show_lanes),
-        Attr::ro(c"stages", 0, show_stage_table),
-        Attr::ro(c"latency", 0, show_latency),
-        Attr::wo(c"reset", store_reset),
-    ];
-    let mut attrs = KVec::with_capacity(COUNTERS.len() + tables.len(), GFP_KERNEL)?;
-    for (i, counter) in COUNTERS.iter().enumerate() {
-        attrs.push(Attr::ro(counter.name, i, show_counter), GFP_KERNEL)?;
-    }
-    for attr in tables {
-        attrs.push(attr, GFP_KERNEL)?;
-    }
-    Ok(attrs)
-}
-
-/// What a `stageN/` directory's files act on.
-pub(crate) struct StageDir {
-    control: Arc<Control>,
-    index: usize,
-}
-
-impl StageDir {
-    /// The directory of stage `index`.
-    pub(crate) fn new(control: Arc<Control>, index: usize) -> Self {
-        Self { control, index }
-    }
-}
-
-fn show_stage_setting(s: &StageDir, i: usize, buf: &mut ShowBuf<'_>) -> Result {
-    show_setting(&s.control, i, s.index, buf)
-}
-
-fn store_stage_setting(s: &StageDir, i: usize, input: &[u8]) -> Result {
-    store_setting(&s.control, i, s.index, input)
-}
-
-fn show_stage_stats(s: &StageDir, _: usize, buf: &mut ShowBuf<'_>) -> Result {
-    buf.write_str(STAGE_HEADER).map_err(|_| EFBIG)?;
-    emit_stage_rows(&s.control, buf, s.index..s.index + 1)
-}
-
-/// The files of `/sys/kernel/vigil/stageN/`: every stage setting, then `stats`.
-pub(crate) fn stage_attrs() -> Result<KVec<Attr<StageDir>>> {
-    let mut attrs = KVec::with_capacity(SETTINGS.len() + 1, GFP_KERNEL)?;
-    setting_attrs(
-        Scope::Stage,
-        show_stage_setting,
-        store_stage_setting,
-        &mut attrs,
-    )?;
-    attrs.push(Attr::ro(c"stats", 0, show_stage_stats), GFP_KERNEL)?;
-    Ok(attrs)
-}
-
-/// The names of the stage directories.
-pub(crate) static STAGE_NAMES: [&kernel::str::CStr; MAX_STAGES] = [
-    c"stage0", c"stage1", c"stage2", c"stage3", c"stage4", c"stage5", c"stage6", c"stage7",
-];
-
-#[kunit_tests(vigil_config)]
-mod tests {
-    use super::*;
-    use crate::{
-        abi::Malformed,
-        seen,
-        skb::{free_okfn, SkBuff},
-        stats::Stats,
-        sys,
-        sysfs::{show_for_test, store_for_test},
-    };
-    use kernel::sync::Arc;
-
-    fn control() -> Result<Arc<Control>> {
-        let stats = Arc::new(Stats::new(2)?, GFP_KERNEL)?;
-        Arc::pin_init(Control::new(stats, 2)?, GFP_KERNEL)
-    }
-
-    fn find<T>(attrs: &[Attr<T>], name: &CStr) -> Result<Attr<T>> {
-        attrs.iter().find(|a| a.name == name).copied().ok_or(EINVAL)
-    }
-
-    fn show<T>(attr: &Attr<T>, ctx: &T) -> Result<KVec<u8>> {
-        let mut page = [0u8; 512];
-        let len = show_for_test(attr, ctx, &mut page)?;
-        let mut out = KVec::new();
-        out.extend_from_slice(&page[..len], GFP_KERNEL)?;
-        Ok(out)
-    }
-
-    /// Formats a malformed case into `buf`, with the newline `echo` adds.
-    fn case<'a>(m: Malformed, buf: &'a mut [u8; 64]) -> Result<&'a [u8]> {
-        let mut out = ShowBuf::for_test(buf);
-        writeln!(out, "{m}").map_err(|_| EFBIG)?;
-        Ok(out.written())
-    }
-
-    /// Whether `attr` refuses `input` and shows what it showed before.
-    fn refuses<T>(attr: &Attr<T>, ctx: &T, input: &[u8]) -> Result<bool> {
-        let before = show(attr, ctx)?;
-        Ok(store_for_test(attr, ctx, input).is_err() && show(attr, ctx)? == before)
-    }
-
-    #[test]
-    fn malformed_writes_change_nothing() -> Result {
-        let c = control()?;
-        let stage = Arc::new(StageDir::new(c.clone(), 1), GFP_KERNEL)?;
-        let (root, stages) = (root_attrs()?, stage_attrs()?);
-        let (mut tried, mut took) = (0, 0);
-        for s in &SETTINGS {
-            s.kind.malformed(|m| {
-                let mut buf = [0u8; 64];
-                let refused = case(m, &mut buf).and_then(|input| match s.scope {
-                    Scope::Root => refuses(&find(&root, s.name)?, &*c, input),
-                    Scope::Stage => refuses(&find(&stages, s.name)?, &*stage, input),
-                });
-                tried += 1;
-                if refused != Ok(true) {
-                    pr_err!("{} took {:?} or changed\n", s.name(), m);
-                    took += 1;
+    /// Applies a write to `pipelines`: adds, removes or reorders pipelines. A removed
+    /// pipeline drains first, as when it is disabled.
+    pub(crate) fn change_pipelines(this: &Arc<Self>, change: &Change) -> Result {
+        let gone = {
+            let mut state = this.state.lock();
+            let mut order = state.order;
+            order.apply(change).map_err(pipelines_errno)?;
+            let gone = match change {
+                Change::Add(name) => {
+                    this.add(&mut state, *name)?;
+                    None
                 }
-            });
-        }
-        assert_eq!(took, 0);
-        assert!(tried >= 4 * SETTINGS.len());
+                Change::Remove(name) => {
+                    let index = state.index(name)?;
+                    let mut cfg = state.slots[index].cfg;
+                    cfg.enabled = false;
+                    Self::replace(&mut state, index, cfg)?;
+                    Some(state.slots.remove(index)?)
+                }
+                Change::Order(_) => None,
+            };
+            state.order = order;
+            state.publish();
+            gone
+        };
+        // Its files go with the lock released: removing one waits for its readers and
+        // writers, which take the lock.
+        drop(gone);
         Ok(())
     }
 
-    #[test]
-    fn valid_writes_show_back() -> Result {
-        let c = control()?;
-        let root = root_attrs()?;
-        let store = |name: &CStr, input: &[u8]| store_for_test(&find(&root, name)?, &*c, input);
-        let show = |name: &CStr| show(&find(&root, name)?, &*c);
-        store(c"policy", b"timeout\n")?;
-        assert_eq!(&show(c"policy")?[..], b"idle poll [timeout] adaptive\n");
-        store(c"match", b"udp dport 9000-9100\n")?;
-        assert_eq!(&show(c"match")?[..], b"udp dport 9000-9100\n");
-        store(c"rules", b"udp dport 9 drop; all mark 7\n")?;
-        assert_eq!(&show(c"rules")?[..], b"udp dport 9 drop\nall mark 7\n");
-        store(c"stages", b"5")?;
-        assert_eq!(&show(c"stages")?[..], b"5\n");
-        assert_eq!(&show(c"burst_gap_ns")?[..], b"20000\n");
-        store(c"burst_gap_ns", b"0\n")?;
-        assert_eq!(&show(c"burst_gap_ns")?[..], b"0\n");
-        let stage = Arc::new(StageDir::new(c.clone(), 2), GFP_KERNEL)?;
-        let stages = stage_attrs()?;
-        let ops = find(&stages, c"ops")?;
-        assert_eq!(&super::tests::show(&ops, &*stage)?[..], b"none\n");
-        store_for_test(&ops, &*stage, b"parse,work\n")?;
-        assert_eq!(&super::tests::show(&ops, &*stage)?[..], b"parse,work\n");
-        assert_eq!(c.config().pipeline.stage[2].ops, crate::ops::Ops(5));
+    fn add(self: &Arc<Self>, state: &mut State, name: Name) -> Result {
+        let mut cfg = Config::defaults(self.nr_cpus).map_err(errno)?;
+        // The global settings are every pipeline's: the new one takes them as they are.
+        if let Some(first) = state.slots.first() {
+            cfg.share_globals(&first.cfg);
+        }
+        let stats = Arc::new(
+            Stats::with_held(self.nr_cpus as usize, self.held.clone())?,
+            GFP_KERNEL,
+        )?;
+        let dirs = match &state.pipeline_dir {
+            Some(parent) => Some(PipelineDirs::new(parent, self, name)?),
+            None => None,
+        };
+        state.slots.push(
+            Slot {
+                name,
+                cfg,
+                stats,
+                running: None,
+                dirs,
+            },
+            GFP_KERNEL,
+        )?;
         Ok(())
     }
 
-    #[test]
-    fn stats_files_show_and_reset() -> Result {
-        let stats = Arc::new(Stats::new(2)?, GFP_KERNEL)?;
-        let control = Arc::pin_init(Control::new(stats.clone(), 2)?, GFP_KERNEL)?;
-        let hook = seen::register(stats.clone())?;
-        for _ in 0..3 {
-            let skb = SkBuff::alloc(0, sys::GFP_KERNEL)?;
-            hook.call_for_test(&skb.as_ref(), sys::NFPROTO_IPV4 as u8, free_okfn);
-        }
-        drop(hook);
-        let attrs = stats_attrs()?;
-        let seen = find(&attrs, c"seen")?;
-        let reset = find(&attrs, c"reset")?;
-        assert_eq!(&show(&seen, &*control)?[..], b"3\n");
-        assert_eq!(store_for_test(&reset, &*control, b"0\n"), Err(EINVAL));
-        assert_eq!(stats.seen(), 3);
-        store_for_test(&reset, &*control, b"1\n")?;
-        assert_eq!(stats.seen(), 0);
+    /// Where pipelines' directories go, from now until [`Control::teardown`].
+    pub(crate) fn set_pipeline_dir(&self, parent: Parent) {
+        self.state.lock().pipeline_dir = Some(parent);
+    }
+
+    /// Removes the pipelines' directories (which hold the control), before the module goes.
+    ///
+    /// The directories go with the lock released: removing one waits for its readers and
+    /// writers, which take the lock.
+    pub(crate) fn teardown(&self) -> Result {
+        let mut dirs = KVec::with_capacity(MAX_PIPELINES, GFP_KERNEL)?;
+        let parent = {
+            let mut state = self.state.lock();
+            for slot in state.slots.iter_mut() {
+                if let Some(d) = slot.dirs.take() {
+                    // Within capacity (at most `MAX_PIPELINES` slots): no allocation.
+                    dirs.push(d, GFP_KERNEL)?;
+                }
+            }
+            state.pipeline_dir.take()
+        };
+        drop(dirs);
+        drop(parent);
         Ok(())
     }
 }

@@ -6,6 +6,9 @@
 //! A flow hash picks a lane; stage `k` of lane `i` runs on the `i`th CPU of stage `k`'s list
 //! (wrapping around). Queues are FIFO and a flow always takes the same lane, so packets of a
 //! flow leave in the order they entered.
+//!
+//! The file reads in the packet's direction: the entry hook, the lanes (ledger and rings), the
+//! stages and their delivery, then the pipeline's life (start, release, drain, stop).
 
 use crate::{
     clock::now_ns,
@@ -19,6 +22,7 @@ use crate::{
         Reinjected, StealError, Stolen, Verdict,
     },
     ops::{Match, Ops, Rules},
+    pipelines::MAX_PIPELINES,
     policy::{self, Decision, Params, View},
     skb::SkBuffRef,
     stats::{inc, DropReason, Skip, Stats, MAX_LANES},
@@ -56,6 +60,183 @@ impl PipelineConfig {
             .max()
             .unwrap_or(1)
             .clamp(1, MAX_LANES)
+    }
+}
+
+/// The stealing hook: matching packets enter stage 0 of their lane.
+struct Entry {
+    shared: Arc<Shared>,
+    /// The pipeline's position in the order (see [`PRECEDENCE`]).
+    position: Atomic<usize>,
+    point: HookPoint,
+    matcher: Match,
+    netns: NetnsScope,
+    netns_quota: u64,
+    max_held_packets: u64,
+    max_held_bytes: u64,
+    /// Stage 0 of each lane.
+    heads: KVec<Arc<Napi<Stage>>>,
+}
+
+static ENTRY_SLOT: HookSlot = HookSlot::new();
+
+// Every pipeline may have a replacement registered while it drains.
+const _: () = assert!(2 * MAX_PIPELINES <= netfilter::SLOTS);
+
+/// The running pipelines' filters by position in the order ([`Match::to_bits`]; 0: no
+/// pipeline there, or one not running), which every hook reads without a lock: a pipeline
+/// takes a packet only if no pipeline before it would, at whatever hook that one is. So a
+/// packet goes to the first pipeline whose filter fits, and one reinjected by a pipeline is
+/// not taken again by a later one.
+static PRECEDENCE: [Atomic<u64>; MAX_PIPELINES] = [const { Atomic::new(0) }; MAX_PIPELINES];
+
+/// Publishes the running pipelines' filters, by position in the order.
+pub(crate) fn publish_precedence(filters: &[Option<Match>; MAX_PIPELINES]) {
+    for (slot, filter) in PRECEDENCE.iter().zip(filters) {
+        slot.store(filter.map_or(0, Match::to_bits), Relaxed);
+    }
+}
+
+/// Whether a pipeline before `position` would take a packet of `proto` to `dport`.
+fn claimed_before(position: usize, proto: u8, dport: Option<u16>) -> bool {
+    PRECEDENCE
+        .iter()
+        .take(position)
+        .any(|slot| Match::from_bits(slot.load(Relaxed)).is_some_and(|m| m.matches(proto, dport)))
+}
+
+impl Entry {
+    /// Drops, with `reason`, every queued packet for which `take` holds.
+    fn flush(&self, reason: DropReason, take: impl Fn(&Packet) -> bool) {
+        for head in self.heads.iter() {
+            let mut next = Some(head);
+            while let Some(napi) = next {
+                let stage = napi.handler();
+                stage.flush(reason, &take);
+                next = stage.next.as_ref();
+            }
+        }
+    }
+
+    /// Counts a packet dropped at the hook, before it entered a lane, so that each lane's
+    /// `entered = delivered + dropped + in flight` still holds.
+    fn refuse(&self, pkt: HookPacket<'_>, lane: usize, reason: DropReason) -> Verdict {
+        let totals = self.shared.stats.lane(lane);
+        totals.count_entered();
+        totals.count_dropped(reason);
+        pkt.drop_with(reason.skb_reason())
+    }
+}
+
+// SAFETY: `net_exit` drops every queued packet of the namespace and waits until the
+// namespace's count of held packets (which every packet of it adds to while it lives) is 0.
+unsafe impl Hook for Entry {
+    fn slot() -> &'static HookSlot {
+        &ENTRY_SLOT
+    }
+
+    fn hook(&self, pkt: HookPacket<'_>) -> Verdict {
+        let shared = &self.shared;
+        if self.netns == NetnsScope::Init && !pkt.in_init_net() {
+            return Verdict::Accept;
+        }
+        if self.point == HookPoint::PreRouting && pkt.on_l3_master() {
+            shared.stats.count_skipped(Skip::L3mdev);
+            return Verdict::Accept;
+        }
+        if pkt.is_bridged() {
+            shared.stats.count_skipped(Skip::Bridged);
+            return Verdict::Accept;
+        }
+        let position = self.position.load(Relaxed);
+        if self.matcher != Match::All || position > 0 {
+            // The filters need only the protocol and port, read as far as the headers allow.
+            let (proto, dport) =
+                check_l4(pkt.skb(), pkt.family()).map_or((0, None), |l| (l.proto, l.dport));
+            if !self.matcher.matches(proto, dport) || claimed_before(position, proto, dport) {
+                return Verdict::Accept;
+            }
+        }
+        let lane = pkt.skb().flow_hash() as usize % self.heads.len();
+        if shared.draining.load(Relaxed) && shared.ledgers[lane].in_flight() == 0 {
+            // Nothing of this lane (so of this flow) is held: passing now keeps order.
+            return Verdict::Accept;
+        }
+        let bytes = pkt.skb().len() as u64;
+        if !shared
+            .stats
+            .held
+            .reserve(bytes, self.max_held_packets, self.max_held_bytes)
+        {
+            return self.refuse(pkt, lane, DropReason::OverLimit);
+        }
+        let net_held = pkt.net_held();
+        if self.netns == NetnsScope::All && net_held.load(Relaxed) >= self.netns_quota {
+            shared.stats.held.release(bytes);
+            return self.refuse(pkt, lane, DropReason::NetnsQuota);
+        }
+        // Counted before the packet exists, so that `net_exit` never misses one.
+        net_held.add(1, Relaxed);
+        let meta = Meta {
+            seq: 0,
+            entered_ns: now_ns(),
+            bytes,
+        };
+        let (stolen, token) = match pkt.steal(meta) {
+            Ok(s) => s,
+            Err((pkt, e)) => {
+                let _ = pkt.net_held().fetch_sub(1, Relaxed);
+                shared.stats.held.release(bytes);
+                return match e {
+                    StealError::Prefetched => Verdict::Accept,
+                    StealError::NoMemory => self.refuse(pkt, lane, DropReason::NoMemory),
+                    StealError::RouteGone => self.refuse(pkt, lane, DropReason::RouteGone),
+                };
+            }
+        };
+        let head = &self.heads[lane];
+        let stage = head.handler();
+        match stage.push_new(stolen) {
+            Ok(None) => {}
+            Ok(Some(wake_ahead)) => {
+                stage.kicked(head.schedule());
+                if wake_ahead {
+                    wake_downstream(stage);
+                }
+            }
+            Err(p) => shared.drop_packet(lane, 0, p, DropReason::QueueFull),
+        }
+        Verdict::Stolen(token)
+    }
+
+    fn net_exit(&self, net: NetId, held: &Atomic<u64>) {
+        let reason = if self.shared.stopping.load(Relaxed) {
+            DropReason::Drain
+        } else {
+            DropReason::NetnsGone
+        };
+        // A stage may be processing one of its packets, which it then queues further on:
+        // flush until none is left. No new one comes: the namespace's hooks are gone.
+        for _ in 0..NET_EXIT_TRIES {
+            self.flush(reason, |p| p.net() == net);
+            if held.load(Relaxed) == 0 {
+                return;
+            }
+            fsleep(Delta::from_millis(1));
+        }
+        pr_warn!("vigil: packets of a dying namespace still held\n");
+    }
+}
+
+/// How many times a dying namespace's packets are flushed, a millisecond apart, before vigil
+/// gives up waiting for the one a stage is processing.
+const NET_EXIT_TRIES: usize = 1000;
+
+impl DeviceWatcher for Entry {
+    fn device_event(&self, dev: DevId, _event: DeviceEvent) {
+        // As nfnetlink_queue's device notifier: nothing held may keep a device that goes down
+        // or away (its unregistration would wait for the pipeline).
+        self.flush(DropReason::DeviceGone, |p| p.uses_dev(dev));
     }
 }
 
@@ -423,155 +604,6 @@ fn wake_downstream(first: &Stage) {
     }
 }
 
-/// The stealing hook: matching packets enter stage 0 of their lane.
-struct Entry {
-    shared: Arc<Shared>,
-    point: HookPoint,
-    matcher: Match,
-    netns: NetnsScope,
-    netns_quota: u64,
-    max_held_packets: u64,
-    max_held_bytes: u64,
-    /// Stage 0 of each lane.
-    heads: KVec<Arc<Napi<Stage>>>,
-}
-
-static ENTRY_SLOT: HookSlot = HookSlot::new();
-
-impl Entry {
-    /// Drops, with `reason`, every queued packet for which `take` holds.
-    fn flush(&self, reason: DropReason, take: impl Fn(&Packet) -> bool) {
-        for head in self.heads.iter() {
-            let mut next = Some(head);
-            while let Some(napi) = next {
-                let stage = napi.handler();
-                stage.flush(reason, &take);
-                next = stage.next.as_ref();
-            }
-        }
-    }
-
-    /// Counts a packet dropped at the hook, before it entered a lane, so that each lane's
-    /// `entered = delivered + dropped + in flight` still holds.
-    fn refuse(&self, pkt: HookPacket<'_>, lane: usize, reason: DropReason) -> Verdict {
-        let totals = self.shared.stats.lane(lane);
-        totals.count_entered();
-        totals.count_dropped(reason);
-        pkt.drop_with(reason.skb_reason())
-    }
-}
-
-// SAFETY: `net_exit` drops every queued packet of the namespace and waits until the
-// namespace's count of held packets (which every packet of it adds to while it lives) is 0.
-unsafe impl Hook for Entry {
-    fn slot() -> &'static HookSlot {
-        &ENTRY_SLOT
-    }
-
-    fn hook(&self, pkt: HookPacket<'_>) -> Verdict {
-        let shared = &self.shared;
-        if self.netns == NetnsScope::Init && !pkt.in_init_net() {
-            return Verdict::Accept;
-        }
-        if self.point == HookPoint::PreRouting && pkt.on_l3_master() {
-            shared.stats.count_skipped(Skip::L3mdev);
-            return Verdict::Accept;
-        }
-        if pkt.is_bridged() {
-            shared.stats.count_skipped(Skip::Bridged);
-            return Verdict::Accept;
-        }
-        if self.matcher != Match::All {
-            // The filter needs only the protocol and port, read as far as the headers allow.
-            let (proto, dport) =
-                check_l4(pkt.skb(), pkt.family()).map_or((0, None), |l| (l.proto, l.dport));
-            if !self.matcher.matches(proto, dport) {
-                return Verdict::Accept;
-            }
-        }
-        let lane = pkt.skb().flow_hash() as usize % self.heads.len();
-        if shared.draining.load(Relaxed) && shared.ledgers[lane].in_flight() == 0 {
-            // Nothing of this lane (so of this flow) is held: passing now keeps order.
-            return Verdict::Accept;
-        }
-        let bytes = pkt.skb().len() as u64;
-        if !shared
-            .stats
-            .held
-            .reserve(bytes, self.max_held_packets, self.max_held_bytes)
-        {
-            return self.refuse(pkt, lane, DropReason::OverLimit);
-        }
-        let net_held = pkt.net_held();
-        if self.netns == NetnsScope::All && net_held.load(Relaxed) >= self.netns_quota {
-            shared.stats.held.release(bytes);
-            return self.refuse(pkt, lane, DropReason::NetnsQuota);
-        }
-        // Counted before the packet exists, so that `net_exit` never misses one.
-        net_held.add(1, Relaxed);
-        let meta = Meta {
-            seq: 0,
-            entered_ns: now_ns(),
-            bytes,
-        };
-        let (stolen, token) = match pkt.steal(meta) {
-            Ok(s) => s,
-            Err((pkt, e)) => {
-                let _ = pkt.net_held().fetch_sub(1, Relaxed);
-                shared.stats.held.release(bytes);
-                return match e {
-                    StealError::Prefetched => Verdict::Accept,
-                    StealError::NoMemory => self.refuse(pkt, lane, DropReason::NoMemory),
-                    StealError::RouteGone => self.refuse(pkt, lane, DropReason::RouteGone),
-                };
-            }
-        };
-        let head = &self.heads[lane];
-        let stage = head.handler();
-        match stage.push_new(stolen) {
-            Ok(None) => {}
-            Ok(Some(wake_ahead)) => {
-                stage.kicked(head.schedule());
-                if wake_ahead {
-                    wake_downstream(stage);
-                }
-            }
-            Err(p) => shared.drop_packet(lane, 0, p, DropReason::QueueFull),
-        }
-        Verdict::Stolen(token)
-    }
-
-    fn net_exit(&self, net: NetId, held: &Atomic<u64>) {
-        let reason = if self.shared.stopping.load(Relaxed) {
-            DropReason::Drain
-        } else {
-            DropReason::NetnsGone
-        };
-        // A stage may be processing one of its packets, which it then queues further on:
-        // flush until none is left. No new one comes: the namespace's hooks are gone.
-        for _ in 0..NET_EXIT_TRIES {
-            self.flush(reason, |p| p.net() == net);
-            if held.load(Relaxed) == 0 {
-                return;
-            }
-            fsleep(Delta::from_millis(1));
-        }
-        pr_warn!("vigil: packets of a dying namespace still held\n");
-    }
-}
-
-/// How many times a dying namespace's packets are flushed, a millisecond apart, before vigil
-/// gives up waiting for the one a stage is processing.
-const NET_EXIT_TRIES: usize = 1000;
-
-impl DeviceWatcher for Entry {
-    fn device_event(&self, dev: DevId, _event: DeviceEvent) {
-        // As nfnetlink_queue's device notifier: nothing held may keep a device that goes down
-        // or away (its unregistration would wait for the pipeline).
-        self.flush(DropReason::DeviceGone, |p| p.uses_dev(dev));
-    }
-}
-
 /// A running pipeline. Dropping it stops it without reordering: the hook lets a flow's
 /// packets pass only once its lane is empty, until the lanes drained (within a bound); then
 /// the hooks go and what is left is dropped and counted.
@@ -592,7 +624,12 @@ pub(crate) const DRAIN_TIMEOUT_MS: u32 = 5000;
 impl Pipeline {
     /// Builds the stages and starts stealing packets. A `held` pipeline queues what it takes
     /// and processes nothing until [`Pipeline::release`].
-    pub(crate) fn start(cfg: &PipelineConfig, stats: Arc<Stats>, held: bool) -> Result<Self> {
+    pub(crate) fn start(
+        cfg: &PipelineConfig,
+        stats: Arc<Stats>,
+        held: bool,
+        position: usize,
+    ) -> Result<Self> {
         let lanes = cfg.lanes();
         let mut ledgers = KVec::with_capacity(lanes, GFP_KERNEL)?;
         for _ in 0..lanes {
@@ -642,6 +679,7 @@ impl Pipeline {
         let entry = Arc::new(
             Entry {
                 shared: shared.clone(),
+                position: Atomic::new(position),
                 point: cfg.hook,
                 matcher: cfg.matcher,
                 netns: cfg.netns,
@@ -677,6 +715,11 @@ impl Pipeline {
             GFP_KERNEL,
         )?);
         Ok(pipeline)
+    }
+
+    /// Moves the pipeline to `position` in the order.
+    pub(crate) fn set_position(&self, position: usize) {
+        self.entry.position.store(position, Relaxed);
     }
 
     /// Lets a held pipeline process what it queued and what comes.
@@ -911,7 +954,7 @@ mod tests {
             reset_observer();
             let stats = Arc::new(Stats::new(kernel::cpu::nr_cpu_ids() as usize)?, GFP_KERNEL)?;
             let cfg = config(3, policy, [Ops::PARSE, Ops::RULES, Ops::WORK], 1000);
-            let pipe = Pipeline::start(&cfg, stats.clone(), false)?;
+            let pipe = Pipeline::start(&cfg, stats.clone(), false, 0)?;
             const N: u64 = 300;
             for seq in 1..=N {
                 assert!(inject(
@@ -946,7 +989,7 @@ mod tests {
         reset_observer();
         let stats = Arc::new(Stats::new(kernel::cpu::nr_cpu_ids() as usize)?, GFP_KERNEL)?;
         let cfg = config(2, Policy::Adaptive, [Ops::PARSE, Ops::RULES, Ops(0)], 0);
-        let pipe = Pipeline::start(&cfg, stats.clone(), false)?;
+        let pipe = Pipeline::start(&cfg, stats.clone(), false, 0)?;
         assert!(inject(
             &pipe,
             udp_packet(9000, 1, false)?,
@@ -997,7 +1040,7 @@ mod tests {
             let stats = Arc::new(Stats::new(kernel::cpu::nr_cpu_ids() as usize)?, GFP_KERNEL)?;
             let mut cfg = config(2, policy, [Ops::WORK, Ops(0), Ops(0)], 5_000_000);
             cfg.params.window_ns = 100_000_000;
-            let pipe = Pipeline::start(&cfg, stats.clone(), false)?;
+            let pipe = Pipeline::start(&cfg, stats.clone(), false, 0)?;
             assert!(inject(
                 &pipe,
                 udp_packet(9000, 1, true)?,
@@ -1019,6 +1062,44 @@ mod tests {
     }
 
     #[test]
+    fn an_earlier_pipeline_claims_the_packets_its_filter_fits() -> Result {
+        reset_observer();
+        let stats = Arc::new(Stats::new(kernel::cpu::nr_cpu_ids() as usize)?, GFP_KERNEL)?;
+        let cfg = config(2, Policy::Idle, [Ops(0), Ops(0), Ops(0)], 0);
+        // This pipeline takes everything, but is second: the first takes UDP 9000-9100.
+        let pipe = Pipeline::start(&cfg, stats.clone(), false, 1)?;
+        let mut filters = [None; MAX_PIPELINES];
+        filters[0] = Some(Match::parse(b"udp dport 9000-9100").map_err(|_| EINVAL)?);
+        publish_precedence(&filters);
+        let first = inject(
+            &pipe,
+            udp_packet(9000, 1, true)?,
+            sys::NFPROTO_IPV4 as u8,
+            okfn,
+        );
+        let other = inject(
+            &pipe,
+            udp_packet(7000, 2, true)?,
+            sys::NFPROTO_IPV4 as u8,
+            okfn,
+        );
+        // Moved first, it takes them all.
+        pipe.set_position(0);
+        let moved = inject(
+            &pipe,
+            udp_packet(9000, 3, true)?,
+            sys::NFPROTO_IPV4 as u8,
+            okfn,
+        );
+        publish_precedence(&[None; MAX_PIPELINES]);
+        wait_delivered(2);
+        drop(pipe);
+        assert_eq!((first, other, moved), (false, true, true));
+        assert_eq!(stats.totals().entered, 2);
+        Ok(())
+    }
+
+    #[test]
     fn stopping_under_load_loses_nothing() -> Result {
         reset_observer();
         let stats = Arc::new(Stats::new(kernel::cpu::nr_cpu_ids() as usize)?, GFP_KERNEL)?;
@@ -1032,7 +1113,7 @@ mod tests {
             [Ops::PARSE, Ops::WORK, Ops::WORK],
             1_000_000,
         );
-        let pipe = Pipeline::start(&cfg, stats.clone(), false)?;
+        let pipe = Pipeline::start(&cfg, stats.clone(), false, 0)?;
         const N: u64 = 200;
         for seq in 1..=N {
             assert!(inject(
@@ -1060,7 +1141,7 @@ mod tests {
         reset_observer();
         let stats = Arc::new(Stats::new(kernel::cpu::nr_cpu_ids() as usize)?, GFP_KERNEL)?;
         let cfg = config(1, Policy::Idle, [Ops(0); 3], 0);
-        let pipe = Pipeline::start(&cfg, stats.clone(), false)?;
+        let pipe = Pipeline::start(&cfg, stats.clone(), false, 0)?;
         let skb = udp_packet(9000, 1, true)?;
         let taken = {
             let _rcu = kernel::sync::rcu::read_lock();
@@ -1095,7 +1176,7 @@ mod tests {
             [Ops::WORK, Ops::WORK, Ops::WORK],
             1_000_000,
         );
-        let pipe = Pipeline::start(&cfg, stats.clone(), true)?;
+        let pipe = Pipeline::start(&cfg, stats.clone(), true, 0)?;
         const N: u64 = 1000;
         let taken = inject_udp(&pipe, N)?;
         let held = pipe.in_flight();
@@ -1118,7 +1199,7 @@ mod tests {
         reset_observer();
         let stats = Arc::new(Stats::new(kernel::cpu::nr_cpu_ids() as usize)?, GFP_KERNEL)?;
         let cfg = config(2, Policy::Adaptive, [Ops::PARSE, Ops(0), Ops(0)], 0);
-        let pipe = Pipeline::start(&cfg, stats.clone(), true)?;
+        let pipe = Pipeline::start(&cfg, stats.clone(), true, 0)?;
         const N: u64 = 20;
         let taken = inject_udp(&pipe, N)?;
         fsleep(Delta::from_millis(20));

@@ -5,7 +5,10 @@
 use crate::{config::MAX_STAGES, histogram::BUCKETS, napi::current_cpu, policy::Reason, sys};
 use kernel::{
     prelude::*,
-    sync::atomic::{Atomic, Relaxed},
+    sync::{
+        atomic::{Atomic, Relaxed},
+        Arc,
+    },
 };
 
 /// Lanes: at most this many (a lane per CPU of the widest stage).
@@ -256,6 +259,14 @@ pub(crate) struct Held {
 }
 
 impl Held {
+    /// Nothing held.
+    pub(crate) fn new() -> Self {
+        Self {
+            packets: Atomic::new(0),
+            bytes: Atomic::new(0),
+        }
+    }
+
     /// Counts a packet of `bytes` in, unless that would pass `max_packets` or `max_bytes`.
     pub(crate) fn reserve(&self, bytes: u64, max_packets: u64, max_bytes: u64) -> bool {
         let packets = self.packets.fetch_add(1, Relaxed) + 1;
@@ -327,8 +338,9 @@ pub(crate) struct Stats {
     /// Packets the counting hook saw (prerouting, IPv4 and IPv6, every namespace), while the
     /// pipeline ran.
     pub(crate) seen: PerCpuCounter,
-    /// What the pipelines hold now (a level, not a count: `reset` leaves it).
-    pub(crate) held: Held,
+    /// What the pipelines hold now, all of them together (a level, not a count: `reset`
+    /// leaves it).
+    pub(crate) held: Arc<Held>,
     skipped: [Atomic<u64>; Skip::ALL.len()],
     lanes: KVec<LaneTotals>,
     /// `[stage][cpu]`, flattened.
@@ -337,8 +349,14 @@ pub(crate) struct Stats {
 }
 
 impl Stats {
-    /// All counters at zero, for `nr_cpus` possible CPUs.
+    /// All counters at zero, for `nr_cpus` possible CPUs, with a [`Held`] of its own.
     pub(crate) fn new(nr_cpus: usize) -> Result<Self> {
+        Self::with_held(nr_cpus, Arc::new(Held::new(), GFP_KERNEL)?)
+    }
+
+    /// All counters at zero, for `nr_cpus` possible CPUs, counting what is held into `held`,
+    /// which other pipelines' counters share.
+    pub(crate) fn with_held(nr_cpus: usize, held: Arc<Held>) -> Result<Self> {
         let mut lanes = KVec::with_capacity(MAX_LANES, GFP_KERNEL)?;
         for _ in 0..MAX_LANES {
             lanes.push(LaneTotals::new(), GFP_KERNEL)?;
@@ -349,10 +367,7 @@ impl Stats {
         }
         Ok(Self {
             seen: PerCpuCounter::new(nr_cpus)?,
-            held: Held {
-                packets: Atomic::new(0),
-                bytes: Atomic::new(0),
-            },
+            held,
             skipped: zeroes(),
             lanes,
             stages,

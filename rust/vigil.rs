@@ -15,18 +15,19 @@ mod kapi;
 pub mod shared;
 
 mod control;
+mod files;
 mod pipeline;
 mod seen;
 mod stats;
 
 // Each layer's modules by their own names, as the files refer to them (`crate::netfilter`).
 use kapi::{clock, napi, netdevice, netfilter, skb, sys, sysfs};
-pub use shared::{abi, allocator, config, headers, histogram, ops, parse, policy};
+pub use shared::{abi, allocator, config, headers, histogram, ops, parse, pipelines, policy};
 
-use control::{Control, StageDir};
+use control::Control;
+use files::{PipelineDirs, PipelineRef};
 use kernel::{prelude::*, sync::Arc};
-use stats::Stats;
-use sysfs::{Dir, Parent};
+use sysfs::Dir;
 
 module! {
     type: Vigil,
@@ -40,43 +41,45 @@ module! {
 pub(crate) const VERSION: &str = "0.2.0";
 
 /// The loaded module. Each sysfs directory removes its files when dropped and holds its
-/// parent directory, which goes when its last child does, whatever the field order; the
-/// directories go before the control (declared last), whose running pipeline stops and drains,
-/// so that no write races the teardown.
+/// parent directory, which goes when its last child does, whatever the field order. The
+/// pipelines' own directories hold the control: `teardown`, declared first, removes them before
+/// anything else goes; the control (declared last), whose running pipelines stop and drain,
+/// goes once no file can reach it.
 #[pin_data]
 struct Vigil {
-    stage_dirs: KVec<Dir<StageDir>>,
-    stats_dir: Dir<Control>,
-    root_dir: Dir<Control>,
+    _teardown: Teardown,
+    _pipeline_dir: Dir<PipelineRef>,
+    _root: PipelineDirs,
     _control: Arc<Control>,
+}
+
+/// Removes the pipelines' directories when the module goes.
+struct Teardown(Arc<Control>);
+
+impl Drop for Teardown {
+    fn drop(&mut self) {
+        if self.0.teardown().is_err() {
+            pr_warn!("vigil: no memory to remove the pipelines' directories first\n");
+        }
+    }
 }
 
 impl kernel::InPlaceModule for Vigil {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
         pin_init::pin_init_scope(|| {
             let nr_cpus = kernel::cpu::nr_cpu_ids();
-            let stats = Arc::new(Stats::new(nr_cpus as usize)?, GFP_KERNEL)?;
-            let control = Arc::pin_init(Control::new(stats.clone(), nr_cpus)?, GFP_KERNEL)?;
-            let root_attrs = control::root_attrs()?;
-            let root_dir = Dir::new(c"vigil", Parent::Kernel, &root_attrs, control.clone())?;
-            let stats_attrs = control::stats_attrs()?;
-            let stats_dir = Dir::new(
-                c"stats",
-                root_dir.as_parent(),
-                &stats_attrs,
-                control.clone(),
+            let control = Arc::pin_init(Control::new(nr_cpus)?, GFP_KERNEL)?;
+            let root = PipelineDirs::root(&control)?;
+            let ctx = Arc::new(
+                PipelineRef::new(control.clone(), pipelines::Name::default_pipeline()),
+                GFP_KERNEL,
             )?;
-            let stage_attrs = control::stage_attrs()?;
-            let mut stage_dirs = KVec::with_capacity(config::MAX_STAGES, GFP_KERNEL)?;
-            for (index, name) in control::STAGE_NAMES.iter().enumerate() {
-                let ctx = Arc::new(StageDir::new(control.clone(), index), GFP_KERNEL)?;
-                let dir = Dir::new(name, root_dir.as_parent(), &stage_attrs, ctx)?;
-                stage_dirs.push(dir, GFP_KERNEL)?;
-            }
+            let pipeline_dir = Dir::new(c"pipeline", &root.as_parent(), &[], ctx)?;
+            control.set_pipeline_dir(pipeline_dir.as_parent());
             Ok(try_pin_init!(Self {
-                stage_dirs,
-                stats_dir,
-                root_dir,
+                _teardown: Teardown(control.clone()),
+                _pipeline_dir: pipeline_dir,
+                _root: root,
                 _control: control,
             }))
         })

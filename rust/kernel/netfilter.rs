@@ -334,9 +334,10 @@ fn hook_point_raw(point: InetHook) -> ffi::c_uint {
     }
 }
 
-/// Registrations of one hook type that may exist at once: a running pipeline and the one
-/// replacing it, so that the old one keeps its hook (and reinjects after it) while it drains.
-pub(crate) const SLOTS: usize = 2;
+/// Registrations of one hook type that may exist at once: room for the running pipelines and
+/// those replacing them (two each), so that an old one keeps its hook (and reinjects after
+/// it) while it drains.
+pub(crate) const SLOTS: usize = 16;
 
 /// Where the pernet callbacks of one kind of hook find its `nf_hook_ops`: they receive only the
 /// namespace, so each slot has its own instance of the callbacks.
@@ -350,10 +351,7 @@ pub(crate) struct HookSlot([Atomic<*mut sys::nf_hook_ops>; SLOTS]);
 impl HookSlot {
     /// Empty slots, for a `static`.
     pub(crate) const fn new() -> Self {
-        Self([
-            Atomic::new(core::ptr::null_mut()),
-            Atomic::new(core::ptr::null_mut()),
-        ])
+        Self([const { Atomic::new(core::ptr::null_mut()) }; SLOTS])
     }
 }
 
@@ -505,6 +503,30 @@ fn slot_fns<T: Hook, const K: usize>() -> SlotFns {
     }
 }
 
+/// The callbacks of slot `k` (each slot needs its own instances: see [`HookSlot`]).
+fn fns_of_slot<T: Hook>(k: usize) -> Option<SlotFns> {
+    const _: () = assert!(SLOTS == 16, "one arm per slot below");
+    Some(match k {
+        0 => slot_fns::<T, 0>(),
+        1 => slot_fns::<T, 1>(),
+        2 => slot_fns::<T, 2>(),
+        3 => slot_fns::<T, 3>(),
+        4 => slot_fns::<T, 4>(),
+        5 => slot_fns::<T, 5>(),
+        6 => slot_fns::<T, 6>(),
+        7 => slot_fns::<T, 7>(),
+        8 => slot_fns::<T, 8>(),
+        9 => slot_fns::<T, 9>(),
+        10 => slot_fns::<T, 10>(),
+        11 => slot_fns::<T, 11>(),
+        12 => slot_fns::<T, 12>(),
+        13 => slot_fns::<T, 13>(),
+        14 => slot_fns::<T, 14>(),
+        15 => slot_fns::<T, 15>(),
+        _ => return None,
+    })
+}
+
 /// IPv4 and IPv6 hooks calling `T::hook`, present in every network namespace, now and future,
 /// until this is dropped.
 ///
@@ -541,10 +563,9 @@ impl<T: Hook> Registration<T> {
                     .iter()
                     .position(|s| s.cmpxchg(core::ptr::null_mut(), busy, Relaxed).is_ok())
                     .ok_or(EBUSY)?;
-                let fns = if k == 0 {
-                    slot_fns::<T, 0>()
-                } else {
-                    slot_fns::<T, 1>()
+                let Some(fns) = fns_of_slot::<T>(k) else {
+                    T::slot().0[k].store(core::ptr::null_mut(), Relaxed);
+                    return Err(EBUSY);
                 };
                 let hook = |pf: u32| sys::nf_hook_ops {
                     hook: fns.hook,

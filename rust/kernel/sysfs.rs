@@ -31,15 +31,14 @@ impl fmt::Write for ShowBuf<'_> {
     }
 }
 
-#[cfg(CONFIG_KUNIT)]
 impl<'a> ShowBuf<'a> {
-    /// A buffer over `page`, for tests that format as a `show` callback would.
-    pub(crate) fn for_test(page: &'a mut [u8]) -> Self {
+    /// An empty buffer over `page` (sysfs hands a page; tests, any buffer).
+    pub(crate) fn new(page: &'a mut [u8]) -> Self {
         Self { page, len: 0 }
     }
 
     /// What was written so far.
-    pub(crate) fn written(self) -> &'a [u8] {
+    pub(crate) fn written(&self) -> &[u8] {
         &self.page[..self.len]
     }
 }
@@ -108,6 +107,16 @@ impl<T> Attr<T> {
         }
     }
 
+    /// Fills `buf` as a read of the file does (`EIO` for a file nobody reads).
+    pub(crate) fn read(&self, ctx: &T, buf: &mut ShowBuf<'_>) -> Result {
+        self.show.ok_or(EIO)?(ctx, self.index, buf)
+    }
+
+    /// Takes `input` as a write to the file does (`EIO` for a file nobody writes).
+    pub(crate) fn write(&self, ctx: &T, input: &[u8]) -> Result {
+        self.store.ok_or(EIO)?(ctx, self.index, input)
+    }
+
     /// A file only root writes, and nobody reads.
     pub(crate) const fn wo(name: &'static CStr, store: StoreFn<T>) -> Self {
         Self {
@@ -161,13 +170,10 @@ unsafe extern "C" fn show_trampoline<T: 'static>(
 ) -> isize {
     // SAFETY: sysfs calls this for our files only (function safety requirement).
     let (def, ctx) = unsafe { slot_ctx::<T>(attr) };
-    let Some(show) = def.show else {
-        return errno_to_ssize(EIO);
-    };
     // SAFETY: sysfs hands a zeroed buffer of `PAGE_SIZE` bytes, ours for this call.
     let page = unsafe { core::slice::from_raw_parts_mut(buf.cast::<u8>(), PAGE_SIZE) };
-    let mut out = ShowBuf { page, len: 0 };
-    match show(ctx, def.index, &mut out) {
+    let mut out = ShowBuf::new(page);
+    match def.read(ctx, &mut out) {
         Ok(()) => out.len as isize,
         Err(e) => errno_to_ssize(e),
     }
@@ -184,12 +190,9 @@ unsafe extern "C" fn store_trampoline<T: 'static>(
 ) -> isize {
     // SAFETY: sysfs calls this for our files only (function safety requirement).
     let (def, ctx) = unsafe { slot_ctx::<T>(attr) };
-    let Some(store) = def.store else {
-        return errno_to_ssize(EIO);
-    };
     // SAFETY: sysfs hands `count` bytes at `buf`, valid for this call.
     let input = unsafe { core::slice::from_raw_parts(buf.cast::<u8>(), count) };
-    match store(ctx, def.index, input) {
+    match def.write(ctx, input) {
         Ok(()) => count as isize,
         Err(e) => errno_to_ssize(e),
     }
@@ -247,18 +250,19 @@ unsafe impl<T: Send + Sync> Send for Dir<T> {}
 unsafe impl<T: Send + Sync> Sync for Dir<T> {}
 
 /// Where a new directory goes.
-pub(crate) enum Parent<'a> {
+#[derive(Clone)]
+pub(crate) enum Parent {
     /// `/sys/kernel/`.
     Kernel,
-    /// Inside another directory, which the new one keeps until it is gone.
-    Dir(&'a Arc<Node>),
+    /// Inside another directory, which the new one keeps until it is gone (as does this).
+    Dir(Arc<Node>),
 }
 
 impl<T: Send + Sync + 'static> Dir<T> {
     /// Creates `parent/name/` with the files `attrs`.
     pub(crate) fn new(
-        name: &'static CStr,
-        parent: Parent<'_>,
+        name: &CStr,
+        parent: &Parent,
         attrs: &[Attr<T>],
         ctx: Arc<T>,
     ) -> Result<Self> {
@@ -357,8 +361,8 @@ impl<T: Send + Sync + 'static> Dir<T> {
     }
 
     /// This directory, as the parent of another, which then keeps it until it is gone.
-    pub(crate) fn as_parent(&self) -> Parent<'_> {
-        Parent::Dir(&self.node)
+    pub(crate) fn as_parent(&self) -> Parent {
+        Parent::Dir(self.node.clone())
     }
 }
 
@@ -368,19 +372,4 @@ impl<T: Send + Sync + 'static> Drop for Dir<T> {
         // The directory itself goes when its last holder (this or a child) does.
         self.remove_files();
     }
-}
-
-/// Calls `attr`'s `show` into `page`, as sysfs would; returns the length shown.
-#[cfg(CONFIG_KUNIT)]
-pub(crate) fn show_for_test<T>(attr: &Attr<T>, ctx: &T, page: &mut [u8]) -> Result<usize> {
-    let show = attr.show.ok_or(EIO)?;
-    let mut out = ShowBuf { page, len: 0 };
-    show(ctx, attr.index, &mut out)?;
-    Ok(out.len)
-}
-
-/// Calls `attr`'s `store` with `input`, as sysfs would.
-#[cfg(CONFIG_KUNIT)]
-pub(crate) fn store_for_test<T>(attr: &Attr<T>, ctx: &T, input: &[u8]) -> Result {
-    attr.store.ok_or(EIO)?(ctx, attr.index, input)
 }

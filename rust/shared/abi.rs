@@ -19,13 +19,25 @@ use crate::parse::{parse_bool, parse_u64, ParseError};
 use crate::policy::Policy;
 use core::{ffi::CStr, fmt};
 
-/// Where a setting's file is.
+/// Where a setting's file is, and what it sets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
+    /// `/sys/kernel/vigil/NAME`: one value, shared by every pipeline.
+    Global,
+    /// One per pipeline: `/sys/kernel/vigil/pipeline/P/NAME`; the default pipeline's is
     /// `/sys/kernel/vigil/NAME`.
-    Root,
-    /// `/sys/kernel/vigil/stageN/NAME`, one per stage.
+    Pipeline,
+    /// One per stage of a pipeline: `stageN/NAME` in the pipeline's directory (the default
+    /// pipeline's at the top).
     Stage,
+}
+
+impl Scope {
+    /// Whether the setting's file is at the top of a pipeline's directory (as opposed to a
+    /// stage directory).
+    pub fn at_top(self) -> bool {
+        self != Scope::Stage
+    }
 }
 
 /// What a setting holds, which picks its parser and its display.
@@ -313,11 +325,12 @@ impl Setting {
         self.name.to_str().unwrap_or("")
     }
 
-    /// The setting whose file is `name` in `scope`.
-    pub fn find(scope: Scope, name: &str) -> Option<&'static Setting> {
+    /// The setting whose file is `name` at the top of a pipeline's directory (`top`) or in a
+    /// stage directory.
+    pub fn find(top: bool, name: &str) -> Option<&'static Setting> {
         SETTINGS
             .iter()
-            .find(|s| s.scope == scope && s.name() == name)
+            .find(|s| s.scope.at_top() == top && s.name() == name)
     }
 }
 
@@ -330,7 +343,7 @@ pub static SETTINGS: [Setting; 17] = [
     Setting {
         key: Key::Enabled,
         name: c"enabled",
-        scope: Scope::Root,
+        scope: Scope::Pipeline,
         kind: Kind::Flag,
         default: Default::Is("0"),
         meaning: "1 while the pipeline runs",
@@ -338,7 +351,7 @@ pub static SETTINGS: [Setting; 17] = [
     Setting {
         key: Key::Policy,
         name: c"policy",
-        scope: Scope::Root,
+        scope: Scope::Pipeline,
         kind: Kind::Policy,
         default: Default::Is("adaptive"),
         meaning: "what a stage does once its queue is empty",
@@ -346,7 +359,7 @@ pub static SETTINGS: [Setting; 17] = [
     Setting {
         key: Key::Stages,
         name: c"stages",
-        scope: Scope::Root,
+        scope: Scope::Pipeline,
         kind: number(1, MAX_STAGES as u64),
         default: Default::Is("3"),
         meaning: "how many stages the pipeline has",
@@ -354,7 +367,7 @@ pub static SETTINGS: [Setting; 17] = [
     Setting {
         key: Key::PollWindowNs,
         name: c"poll_window_ns",
-        scope: Scope::Root,
+        scope: Scope::Pipeline,
         kind: number(0, MAX_WINDOW_NS),
         default: Default::Is("50000"),
         meaning: "how long timeout and adaptive poll past the last sign of traffic",
@@ -362,7 +375,7 @@ pub static SETTINGS: [Setting; 17] = [
     Setting {
         key: Key::BacklogThreshold,
         name: c"backlog_threshold",
-        scope: Scope::Root,
+        scope: Scope::Pipeline,
         kind: number(0, MAX_QUEUE_LEN),
         default: Default::Is("1"),
         meaning: "upstream backlog that keeps an adaptive stage polling (0: off)",
@@ -370,7 +383,7 @@ pub static SETTINGS: [Setting; 17] = [
     Setting {
         key: Key::BurstGapNs,
         name: c"burst_gap_ns",
-        scope: Scope::Root,
+        scope: Scope::Pipeline,
         kind: number(0, MAX_WINDOW_NS),
         default: Default::Is("20000"),
         meaning: "longest gap between entries that still counts as one burst",
@@ -378,7 +391,7 @@ pub static SETTINGS: [Setting; 17] = [
     Setting {
         key: Key::QueueLen,
         name: c"queue_len",
-        scope: Scope::Root,
+        scope: Scope::Pipeline,
         kind: number(1, MAX_QUEUE_LEN),
         default: Default::Is("1024"),
         meaning: "capacity of each stage's queue",
@@ -386,7 +399,7 @@ pub static SETTINGS: [Setting; 17] = [
     Setting {
         key: Key::Hook,
         name: c"hook",
-        scope: Scope::Root,
+        scope: Scope::Pipeline,
         kind: Kind::Hook,
         default: Default::Is("prerouting"),
         meaning: "where the hook takes packets",
@@ -394,7 +407,7 @@ pub static SETTINGS: [Setting; 17] = [
     Setting {
         key: Key::Match,
         name: c"match",
-        scope: Scope::Root,
+        scope: Scope::Pipeline,
         kind: Kind::Match,
         default: Default::Is("all"),
         meaning: "which packets the pipeline takes",
@@ -402,7 +415,7 @@ pub static SETTINGS: [Setting; 17] = [
     Setting {
         key: Key::Rules,
         name: c"rules",
-        scope: Scope::Root,
+        scope: Scope::Pipeline,
         kind: Kind::Rules,
         default: Default::Is(""),
         meaning: "the rule table the rules operation applies",
@@ -410,7 +423,7 @@ pub static SETTINGS: [Setting; 17] = [
     Setting {
         key: Key::Netns,
         name: c"netns",
-        scope: Scope::Root,
+        scope: Scope::Global,
         kind: Kind::Netns,
         default: Default::Is("init"),
         meaning: "whose packets are taken: the initial namespace's or all",
@@ -418,7 +431,7 @@ pub static SETTINGS: [Setting; 17] = [
     Setting {
         key: Key::NetnsQuota,
         name: c"netns_quota",
-        scope: Scope::Root,
+        scope: Scope::Global,
         kind: number(1, MAX_HELD_PACKETS),
         default: Default::Is("256"),
         meaning: "with netns all: the most packets one namespace may have held",
@@ -426,7 +439,7 @@ pub static SETTINGS: [Setting; 17] = [
     Setting {
         key: Key::MaxHeldPackets,
         name: c"max_held_packets",
-        scope: Scope::Root,
+        scope: Scope::Global,
         kind: number(1, MAX_HELD_PACKETS),
         default: Default::Is("65536"),
         meaning: "the most packets held at once, all namespaces together",
@@ -434,7 +447,7 @@ pub static SETTINGS: [Setting; 17] = [
     Setting {
         key: Key::MaxHeldBytes,
         name: c"max_held_bytes",
-        scope: Scope::Root,
+        scope: Scope::Global,
         kind: number(1, MAX_HELD_BYTES),
         default: Default::Is("67108864"),
         meaning: "the most bytes of packet data held at once",
@@ -495,6 +508,9 @@ pub struct CounterFile {
     pub counter: Counter,
     /// The file name under `stats/`.
     pub name: &'static CStr,
+    /// [`Scope::Global`]: one count for every pipeline, only in the top-level `stats/`;
+    /// [`Scope::Pipeline`]: each pipeline's own.
+    pub scope: Scope,
     /// What it counts, in one line.
     pub meaning: &'static str,
 }
@@ -511,46 +527,55 @@ pub static COUNTERS: [CounterFile; 9] = [
     CounterFile {
         counter: Counter::Seen,
         name: c"seen",
+        scope: Scope::Global,
         meaning: "packets the counting hook saw while enabled",
     },
     CounterFile {
         counter: Counter::Entered,
         name: c"entered",
+        scope: Scope::Pipeline,
         meaning: "packets taken into the pipeline",
     },
     CounterFile {
         counter: Counter::Delivered,
         name: c"delivered",
+        scope: Scope::Pipeline,
         meaning: "packets that came out and went on through the stack",
     },
     CounterFile {
         counter: Counter::Dropped,
         name: c"dropped",
+        scope: Scope::Pipeline,
         meaning: "packets dropped, every reason together (stats/drops)",
     },
     CounterFile {
         counter: Counter::InFlight,
         name: c"in_flight",
+        scope: Scope::Pipeline,
         meaning: "packets in the pipeline now",
     },
     CounterFile {
         counter: Counter::HeldPackets,
         name: c"held_packets",
+        scope: Scope::Global,
         meaning: "packets held now, every namespace together",
     },
     CounterFile {
         counter: Counter::HeldBytes,
         name: c"held_bytes",
+        scope: Scope::Global,
         meaning: "bytes of packet data held now",
     },
     CounterFile {
         counter: Counter::SkippedBridged,
         name: c"skipped_bridged",
+        scope: Scope::Pipeline,
         meaning: "bridged packets let pass untaken",
     },
     CounterFile {
         counter: Counter::SkippedL3mdev,
         name: c"skipped_l3mdev",
+        scope: Scope::Pipeline,
         meaning: "VRF second prerouting passes let pass untaken",
     },
 ];
@@ -579,6 +604,7 @@ mod tests {
                     let mut again = cfg;
                     again.apply(s.key, stage, v).unwrap();
                     assert_eq!(again, cfg, "{}", s.name());
+                    assert_eq!(cfg.get(s.key, stage), v, "{}", s.name());
                     // What a file shows parses back to the same value.
                     let back = s.kind.parse(shown.as_bytes(), nr_cpus);
                     if s.kind != Kind::Policy && s.kind != Kind::Rules {
@@ -610,13 +636,15 @@ mod tests {
     fn names_are_unique_per_scope() {
         for (i, a) in SETTINGS.iter().enumerate() {
             for b in &SETTINGS[i + 1..] {
-                assert!(a.scope != b.scope || a.name != b.name, "{}", a.name());
+                let same_dir = a.scope.at_top() == b.scope.at_top();
+                assert!(!same_dir || a.name != b.name, "{}", a.name());
             }
         }
+        assert_eq!(Setting::find(false, "cpus").map(|s| s.key), Some(Key::Cpus));
+        assert!(Setting::find(true, "cpus").is_none());
         assert_eq!(
-            Setting::find(Scope::Stage, "cpus").map(|s| s.key),
-            Some(Key::Cpus)
+            Setting::find(true, "netns").map(|s| s.scope),
+            Some(Scope::Global)
         );
-        assert!(Setting::find(Scope::Root, "cpus").is_none());
     }
 }

@@ -239,7 +239,7 @@ impl Config {
         };
         for s in &SETTINGS {
             let stages = match s.scope {
-                Scope::Root => 1,
+                Scope::Global | Scope::Pipeline => 1,
                 Scope::Stage => MAX_STAGES,
             };
             for k in 0..stages {
@@ -283,6 +283,40 @@ impl Config {
             _ => return Err(ParseError::Invalid),
         }
         Ok(())
+    }
+
+    /// The value of `key` (of stage `stage`, for stage settings; stage 0 past the last).
+    pub fn get(&self, key: Key, stage: usize) -> Value {
+        let p = &self.pipeline;
+        let st = p.stage.get(stage).unwrap_or(&p.stage[0]);
+        match key {
+            Key::Enabled => Value::Flag(self.enabled),
+            Key::Policy => Value::Policy(p.params.policy),
+            Key::Stages => Value::Number(p.stages as u64),
+            Key::PollWindowNs => Value::Number(p.params.window_ns),
+            Key::BacklogThreshold => Value::Number(u64::from(p.params.backlog_threshold)),
+            Key::BurstGapNs => Value::Number(p.params.burst_gap_ns),
+            Key::QueueLen => Value::Number(u64::from(p.queue_len)),
+            Key::Hook => Value::Hook(p.hook),
+            Key::Match => Value::Match(p.matcher),
+            Key::Rules => Value::Rules(p.rules),
+            Key::Netns => Value::Netns(p.netns),
+            Key::NetnsQuota => Value::Number(p.netns_quota),
+            Key::MaxHeldPackets => Value::Number(p.max_held_packets),
+            Key::MaxHeldBytes => Value::Number(p.max_held_bytes),
+            Key::Cpus => Value::Cpus(st.cpus),
+            Key::Ops => Value::Ops(st.ops),
+            Key::WorkNs => Value::Number(st.work_ns),
+        }
+    }
+
+    /// Takes the global settings ([`Scope::Global`]) from `other`, which every pipeline
+    /// shares.
+    pub fn share_globals(&mut self, other: &Config) {
+        for s in SETTINGS.iter().filter(|s| s.scope == Scope::Global) {
+            // A value of the key's own kind: `apply` cannot refuse it.
+            let _ = self.apply(s.key, 0, other.get(s.key, 0));
+        }
     }
 
     /// Writes `key`'s value (of stage `stage`) as its file shows it, newline included.

@@ -11,4 +11,5 @@ pub mod headers;
 pub mod histogram;
 pub mod ops;
 pub mod parse;
+pub mod pipelines;
 pub mod policy;

@@ -66,6 +66,29 @@ impl Match {
         Ok(Match::Port { proto, lo, hi })
     }
 
+    /// The filter as one word, for a table that hooks read without a lock; 0 is no filter.
+    pub fn to_bits(self) -> u64 {
+        match self {
+            Match::All => 1 << 40,
+            Match::Port { proto, lo, hi } => {
+                2 << 40 | u64::from(proto) << 32 | u64::from(lo) << 16 | u64::from(hi)
+            }
+        }
+    }
+
+    /// The filter of [`Match::to_bits`] (`None` for 0 or a word no filter makes).
+    pub fn from_bits(bits: u64) -> Option<Self> {
+        match bits >> 40 {
+            1 => Some(Match::All),
+            2 => Some(Match::Port {
+                proto: (bits >> 32) as u8,
+                lo: (bits >> 16) as u16,
+                hi: bits as u16,
+            }),
+            _ => None,
+        }
+    }
+
     /// Parses a whole filter: `all`, `udp dport 9000-9100`, `tcp dport 80`.
     pub fn parse(input: &[u8]) -> Result<Self, ParseError> {
         let mut words = words(trim_line(input));

@@ -9,10 +9,14 @@ SYSFS=/sys/kernel/vigil
 # vigil_read NAME: the value of a sysfs attribute.
 vigil_read() { cat "$SYSFS/$1"; }
 
-# vigil_defaults: puts every setting back to its default (the CLI takes them from
-# the module's ABI table) and zeroes the counters, so that each test starts from
-# the same state whatever ran before it.
+# vigil_defaults: removes every pipeline but the default one, puts every setting
+# back to its default (the CLI takes them from the module's ABI table) and zeroes
+# the counters, so that each test starts from the same state whatever ran before.
 vigil_defaults() {
+	local p
+	for p in $(<$SYSFS/pipelines); do
+		[ "$p" = default ] || echo "-$p" >$SYSFS/pipelines
+	done
 	"$VIGIL" set --defaults
 	echo 1 >$SYSFS/stats/reset
 }

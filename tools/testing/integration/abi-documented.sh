@@ -1,11 +1,14 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # Every file under /sys/kernel/vigil is in Documentation/ABI/testing/sysfs-kernel-vigil, and
-# every documented one exists.
+# every documented one exists, with a pipeline "abi" added for the documented
+# pipeline/<name>/ files.
 set -eu
 . "$(dirname "$0")/../guest-lib.sh"
 abi=$VIGIL_ROOT/Documentation/ABI/testing/sysfs-kernel-vigil
-documented=$(sed -n 's/^What:[[:space:]]*//p' "$abi" | sort)
+trap 'echo -abi >$SYSFS/pipelines' EXIT
+echo +abi >$SYSFS/pipelines
+documented=$(sed -n 's/^What:[[:space:]]*//p' "$abi" | sed 's/<name>/abi/' | sort)
 present=$(find $SYSFS -type f | sort)
 if [ "$documented" != "$present" ]; then
 	echo "documented but missing:"

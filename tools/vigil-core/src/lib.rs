@@ -7,4 +7,4 @@
 mod shared;
 
 // By their own names, as the shared files refer to each other (`crate::parse`).
-pub use shared::{abi, allocator, config, headers, histogram, ops, parse, policy};
+pub use shared::{abi, allocator, config, headers, histogram, ops, parse, pipelines, policy};

@@ -44,15 +44,29 @@ fn entry_of<'a>(entries: &'a [(Vec<String>, String)], path: &str) -> &'a str {
 fn every_setting_is_documented_with_its_range_and_default() {
     let entries = entries();
     for s in &SETTINGS {
+        let name = s.name();
         let paths: Vec<String> = match s.scope {
-            Scope::Root => vec![format!("/sys/kernel/vigil/{}", s.name())],
+            Scope::Global => vec![format!("/sys/kernel/vigil/{name}")],
+            Scope::Pipeline => vec![
+                format!("/sys/kernel/vigil/{name}"),
+                format!("/sys/kernel/vigil/pipeline/<name>/{name}"),
+            ],
             Scope::Stage => (0..MAX_STAGES)
-                .map(|k| format!("/sys/kernel/vigil/stage{k}/{}", s.name()))
+                .flat_map(|k| {
+                    [
+                        format!("/sys/kernel/vigil/stage{k}/{name}"),
+                        format!("/sys/kernel/vigil/pipeline/<name>/stage{k}/{name}"),
+                    ]
+                })
                 .collect(),
         };
         for path in paths {
             let text = entry_of(&entries, &path);
-            assert!(text.contains("(RW)"), "{path}: {text}");
+            let access = match s.scope {
+                Scope::Global => "(RW, global:",
+                _ => "(RW)",
+            };
+            assert!(text.contains(access), "{path} lacks {access:?}: {text}");
             let default = format!("Default: {}.", s.default);
             assert!(text.contains(&default), "{path} lacks {default:?}: {text}");
             if let Kind::Number { .. } = s.kind {
@@ -67,9 +81,15 @@ fn every_setting_is_documented_with_its_range_and_default() {
 fn every_counter_is_documented_read_only() {
     let entries = entries();
     for c in &COUNTERS {
-        let path = format!("/sys/kernel/vigil/stats/{}", c.name());
-        let text = entry_of(&entries, &path);
-        assert!(text.contains("(RO)"), "{path}: {text}");
+        let dirs: &[&str] = match c.scope {
+            Scope::Pipeline => &["", "pipeline/<name>/"],
+            _ => &[""],
+        };
+        for dir in dirs {
+            let path = format!("/sys/kernel/vigil/{dir}stats/{}", c.name());
+            let text = entry_of(&entries, &path);
+            assert!(text.contains("(RO)"), "{path}: {text}");
+        }
     }
 }
 
@@ -77,7 +97,7 @@ fn every_counter_is_documented_read_only() {
 fn the_knob_table_of_vigil_rst_has_the_table_defaults() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../Documentation/vigil.rst");
     let text = std::fs::read_to_string(path).unwrap();
-    for s in SETTINGS.iter().filter(|s| s.scope == Scope::Root) {
+    for s in SETTINGS.iter().filter(|s| s.scope.at_top()) {
         let row = format!("``{}`` ", s.name());
         let line = text
             .lines()

@@ -4,7 +4,7 @@
 //! is written; then they are written in order, stopping at the first the kernel refuses.
 
 use crate::sysfs::Sysfs;
-use vigil_core::abi::{Scope, Setting as AbiSetting, SETTINGS};
+use vigil_core::abi::{Setting as AbiSetting, SETTINGS};
 use vigil_core::config::{MAX_CPUS, MAX_STAGES};
 use vigil_core::parse::ParseError;
 
@@ -24,11 +24,12 @@ fn why(e: ParseError) -> &'static str {
     }
 }
 
-/// Checks `value` for the file `key` in `scope`, with the module's own parser.
-fn check(scope: Scope, key: &str, value: &[u8], nr_cpus: u32) -> Result<(), String> {
-    let setting = AbiSetting::find(scope, key).ok_or_else(|| match scope {
-        Scope::Root => format!("unknown setting {key}"),
-        Scope::Stage => format!("unknown stage setting {key}"),
+/// Checks `value` for the file `key` at the top of a pipeline's directory (`top`) or in a
+/// stage directory, with the module's own parser.
+fn check(top: bool, key: &str, value: &[u8], nr_cpus: u32) -> Result<(), String> {
+    let setting = AbiSetting::find(top, key).ok_or_else(|| match top {
+        true => format!("unknown setting {key}"),
+        false => format!("unknown stage setting {key}"),
     })?;
     setting
         .kind
@@ -41,16 +42,16 @@ fn check(scope: Scope, key: &str, value: &[u8], nr_cpus: u32) -> Result<(), Stri
 /// stops before anything else changes), then every stage's.
 pub fn defaults(nr_cpus: u32) -> Vec<Setting> {
     let mut out = Vec::new();
-    for scope in [Scope::Root, Scope::Stage] {
-        let stages = if scope == Scope::Root { 1 } else { MAX_STAGES };
+    for top in [true, false] {
+        let stages = if top { 1 } else { MAX_STAGES };
         for stage in 0..stages {
-            for s in SETTINGS.iter().filter(|s| s.scope == scope) {
+            for s in SETTINGS.iter().filter(|s| s.scope.at_top() == top) {
                 let mut value = String::new();
                 // Writing to a String cannot fail.
                 let _ = s.default.text(stage, nr_cpus, &mut value);
-                let file = match scope {
-                    Scope::Root => s.name().to_string(),
-                    Scope::Stage => format!("stage{stage}/{}", s.name()),
+                let file = match top {
+                    true => s.name().to_string(),
+                    false => format!("stage{stage}/{}", s.name()),
                 };
                 out.push(Setting { file, value });
             }
@@ -77,13 +78,12 @@ pub fn parse(args: &[String], nr_cpus: u32) -> Result<Vec<Setting>, String> {
                     .and_then(|n| n.parse().ok())
                     .filter(|&n| n < MAX_STAGES)
                     .ok_or_else(|| format!("set: unknown setting {key}"))?;
-                check(Scope::Stage, sub, value.as_bytes(), nr_cpus)
+                check(false, sub, value.as_bytes(), nr_cpus)
                     .map_err(|e| format!("set: stage{n}.{e}"))?;
                 format!("stage{n}/{sub}")
             }
             None => {
-                check(Scope::Root, key, value.as_bytes(), nr_cpus)
-                    .map_err(|e| format!("set: {e}"))?;
+                check(true, key, value.as_bytes(), nr_cpus).map_err(|e| format!("set: {e}"))?;
                 key.to_string()
             }
         };

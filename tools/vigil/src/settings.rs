@@ -8,7 +8,7 @@ use vigil_core::abi::{Scope, Setting, SETTINGS};
 /// The file a setting is written to, with stage settings shown for stage 0.
 fn file(s: &Setting) -> String {
     match s.scope {
-        Scope::Root => s.name().to_string(),
+        Scope::Global | Scope::Pipeline => s.name().to_string(),
         Scope::Stage => format!("stage0/{}", s.name()),
     }
 }
@@ -21,7 +21,7 @@ pub fn render() -> String {
     );
     for s in &SETTINGS {
         let name = match s.scope {
-            Scope::Root => s.name().to_string(),
+            Scope::Global | Scope::Pipeline => s.name().to_string(),
             Scope::Stage => format!("stageN/{}", s.name()),
         };
         let default = s.default.to_string();

@@ -12,7 +12,7 @@ use vigil_core::abi::{Key, Scope, COUNTERS, SETTINGS as SETTINGS_TABLE};
 fn top_settings() -> Vec<&'static str> {
     SETTINGS_TABLE
         .iter()
-        .filter(|s| s.scope == Scope::Root && s.key != Key::Rules)
+        .filter(|s| s.scope.at_top() && s.key != Key::Rules)
         .map(|s| s.name())
         .chain(["version"])
         .collect()
