@@ -10,17 +10,15 @@ use crate::{
         CpuList, HookPoint, Match, NetnsScope, Ops, Rules, MAX_HELD_BYTES, MAX_HELD_PACKETS,
         MAX_QUEUE_LEN, MAX_STAGES, MAX_WINDOW_NS, MAX_WORK_NS,
     },
-    histogram::BUCKETS,
     netfilter::Registration,
     parse::{self, ParseError},
     pipeline::{Pipeline, PipelineConfig, StageConfig, DRAIN_TIMEOUT_MS},
-    policy::{Params, Policy, Reason},
+    policy::{Params, Policy},
     seen::SeenCounter,
     stats::{DropReason, Skip, Stats},
     sysfs::{Attr, ShowBuf, MODE_WO},
     sysfs_emit,
 };
-use core::fmt::Write;
 use kernel::{
     new_mutex,
     prelude::*,
@@ -36,9 +34,9 @@ fn errno(e: ParseError) -> Error {
 
 /// Everything the administrator sets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Config {
-    enabled: bool,
-    pipeline: PipelineConfig,
+pub(crate) struct Config {
+    pub(crate) enabled: bool,
+    pub(crate) pipeline: PipelineConfig,
 }
 
 struct State {
@@ -108,8 +106,14 @@ impl Control {
         })
     }
 
-    fn config(&self) -> Config {
+    /// The configuration now.
+    pub(crate) fn config(&self) -> Config {
         self.state.lock().cfg
+    }
+
+    /// The counters.
+    pub(crate) fn stats(&self) -> &Stats {
+        &self.stats
     }
 
     /// Applies `change` to a copy of the configuration; if it and the result are valid, makes
@@ -418,86 +422,6 @@ fn show_drops(c: &Control, buf: &mut ShowBuf<'_>) -> Result {
     Ok(())
 }
 
-/// One line per lane that saw packets: `lane entered delivered dropped in_flight`.
-fn show_lanes(c: &Control, buf: &mut ShowBuf<'_>) -> Result {
-    sysfs_emit!(buf, "lane entered delivered dropped in_flight\n")?;
-    for (lane, s) in c.stats.lane_snapshots() {
-        if s.entered == 0 {
-            continue;
-        }
-        sysfs_emit!(
-            buf,
-            "{lane} {} {} {} {}\n",
-            s.entered,
-            s.delivered,
-            s.dropped_total(),
-            s.in_flight()
-        )?;
-    }
-    Ok(())
-}
-
-/// The per-stage per-CPU table's header.
-const STAGE_HEADER: &str = "stage cpu packets polls empty_polls empty_poll_ns \
-    resched_head_ahead resched_upstream_backlog resched_window resched_head_active \
-    completions wakeups_sent wakeups_received\n";
-
-fn emit_stage_rows(c: &Control, buf: &mut ShowBuf<'_>, stages: core::ops::Range<usize>) -> Result {
-    use kernel::sync::atomic::Relaxed;
-    for stage in stages {
-        for cpu in 0..c.stats.nr_cpus() as u32 {
-            let s = c.stats.stage(stage, cpu);
-            if s.is_idle() {
-                continue;
-            }
-            let r = |reason: Reason| s.reschedules[reason.index()].load(Relaxed);
-            sysfs_emit!(
-                buf,
-                "{stage} {cpu} {} {} {} {} {} {} {} {} {} {} {}\n",
-                s.packets.load(Relaxed),
-                s.polls.load(Relaxed),
-                s.empty_polls.load(Relaxed),
-                s.empty_poll_ns.load(Relaxed),
-                r(Reason::HeadAhead),
-                r(Reason::UpstreamBacklog),
-                r(Reason::Window),
-                r(Reason::HeadActive),
-                s.completions.load(Relaxed),
-                s.wakeups_sent.load(Relaxed),
-                s.wakeups_received.load(Relaxed),
-            )?;
-        }
-    }
-    Ok(())
-}
-
-fn show_stage_table(c: &Control, buf: &mut ShowBuf<'_>) -> Result {
-    buf.write_str(STAGE_HEADER).map_err(|_| EFBIG)?;
-    emit_stage_rows(c, buf, 0..MAX_STAGES)
-}
-
-/// One line per stage that ran: `stage` then the count of each log2 latency bucket.
-fn show_latency(c: &Control, buf: &mut ShowBuf<'_>) -> Result {
-    use kernel::sync::atomic::Relaxed;
-    for stage in 0..MAX_STAGES {
-        let mut counts = [0u64; BUCKETS];
-        for cpu in 0..c.stats.nr_cpus() as u32 {
-            for (sum, b) in counts.iter_mut().zip(&c.stats.stage(stage, cpu).latency) {
-                *sum += b.load(Relaxed);
-            }
-        }
-        if counts.iter().all(|&n| n == 0) {
-            continue;
-        }
-        sysfs_emit!(buf, "{stage}")?;
-        for n in counts {
-            sysfs_emit!(buf, " {n}")?;
-        }
-        sysfs_emit!(buf, "\n")?;
-    }
-    Ok(())
-}
-
 fn store_reset(c: &Control, input: &[u8]) -> Result {
     match parse::parse_bool(input) {
         Ok(true) => {
@@ -510,7 +434,7 @@ fn store_reset(c: &Control, input: &[u8]) -> Result {
 }
 
 /// The files of `/sys/kernel/vigil/stats/`.
-pub(crate) static STATS_ATTRS: [Attr<Control>; 14] = [
+pub(crate) static STATS_ATTRS: [Attr<Control>; 11] = [
     Attr::ro(c"seen", show_seen),
     Attr::ro(c"entered", show_entered),
     Attr::ro(c"delivered", show_delivered),
@@ -521,9 +445,6 @@ pub(crate) static STATS_ATTRS: [Attr<Control>; 14] = [
     Attr::ro(c"skipped_bridged", show_skipped_bridged),
     Attr::ro(c"skipped_l3mdev", show_skipped_l3mdev),
     Attr::ro(c"drops", show_drops),
-    Attr::ro(c"lanes", show_lanes),
-    Attr::ro(c"stages", show_stage_table),
-    Attr::ro(c"latency", show_latency),
     Attr {
         name: c"reset",
         mode: MODE_WO,
@@ -583,17 +504,11 @@ fn store_work(s: &StageDir, input: &[u8]) -> Result {
     s.update(|st| st.work_ns = ns)
 }
 
-fn show_stage_stats(s: &StageDir, buf: &mut ShowBuf<'_>) -> Result {
-    buf.write_str(STAGE_HEADER).map_err(|_| EFBIG)?;
-    emit_stage_rows(&s.control, buf, s.index..s.index + 1)
-}
-
 /// The files of `/sys/kernel/vigil/stageN/`.
-pub(crate) static STAGE_ATTRS: [Attr<StageDir>; 4] = [
+pub(crate) static STAGE_ATTRS: [Attr<StageDir>; 3] = [
     Attr::rw(c"cpus", show_cpus, store_cpus),
     Attr::rw(c"ops", show_ops, store_ops),
     Attr::rw(c"work_ns", show_work, store_work),
-    Attr::ro(c"stats", show_stage_stats),
 ];
 
 /// The names of the stage directories.

@@ -5,7 +5,7 @@
 //! This is the module's crate root; see `Documentation/vigil.rst`. Three layers, by folder:
 //! `rust/kernel/` wraps the kernel's C APIs (and holds every `unsafe` block), `rust/shared/` is pure
 //! logic that the host crates build too, and the driver files here (control, pipeline, stats,
-//! seen) are safe Rust on top of both.
+//! seen, netlink) are safe Rust on top of both.
 
 /// The C-facing wrappers (`rust/kernel/`): every `unsafe` block of the module is there.
 #[path = "kernel/mod.rs"]
@@ -15,12 +15,13 @@ mod kapi;
 pub mod shared;
 
 mod control;
+mod netlink;
 mod pipeline;
 mod seen;
 mod stats;
 
 // Each layer's modules by their own names, as the files refer to them (`crate::netfilter`).
-use kapi::{clock, napi, netdevice, netfilter, skb, sys, sysfs};
+use kapi::{clock, genetlink, napi, netdevice, netfilter, skb, sys, sysfs};
 pub use shared::{config, headers, histogram, parse, policy};
 
 use control::{Control, StageDir};
@@ -39,11 +40,13 @@ module! {
 /// The module's version, shown in `/sys/kernel/vigil/version`.
 pub(crate) const VERSION: &str = "0.2.0";
 
-/// The loaded module. Fields drop in declaration order: the sysfs directories (children
-/// before their parent, so that no write races the teardown), then the control, whose running
-/// pipeline stops and drains.
+/// The loaded module. Fields drop in declaration order: the generic netlink family (so that no
+/// request reads the counters as they go), the sysfs directories (children before their parent,
+/// so that no write races the teardown), then the control, whose running pipeline stops and
+/// drains.
 #[pin_data]
 struct Vigil {
+    _netlink: genetlink::Registration,
     stage_dirs: KVec<Dir<StageDir>>,
     stats_dir: Dir<Control>,
     root_dir: Dir<Control>,
@@ -74,7 +77,10 @@ impl kernel::InPlaceModule for Vigil {
                 let dir = Dir::new(name, root_dir.as_parent(), &control::STAGE_ATTRS, ctx)?;
                 stage_dirs.push(dir, GFP_KERNEL)?;
             }
+            // Last: nothing after it may fail (see `Registration::new`).
+            let netlink = genetlink::Registration::new(control.clone())?;
             Ok(try_pin_init!(Self {
+                _netlink: netlink,
                 stage_dirs,
                 stats_dir,
                 root_dir,
