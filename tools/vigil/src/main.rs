@@ -11,6 +11,7 @@
 //! ```
 //! `VIGIL_SYSFS` overrides the sysfs directory (default `/sys/kernel/vigil`).
 
+mod genl;
 mod json;
 mod load;
 mod set;
