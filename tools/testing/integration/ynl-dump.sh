@@ -15,7 +15,7 @@ for k in 0 1 2 3 4 5 6 7; do
 	echo "0-$((nr - 1))" >$SYSFS/stage$k/cpus
 done
 echo 1 >$SYSFS/enabled
-"$VIGIL" load --dst 127.0.0.1:9007 --count 1000 --burst 50 --gap-us 1000 --flows 8
+"$VIGIL" load --dst 127.0.0.1:9007 --count 400 --burst 50 --gap-us 1000 --flows 8
 vigil_wait_idle
 
 # One interpreter for the dumps (with the YNL library cli.py is made of) and
@@ -56,7 +56,7 @@ counters = {k: int(sysfs(f"stats/{k}")) for k in ("entered", "delivered", "dropp
 print(f"{len(stages)} stage rows, {len(latency)} histograms, {len(lanes)} lanes; sysfs {counters}")
 
 assert counters["dropped"] == 0 and counters["in_flight"] == 0, counters
-assert counters["entered"] >= 1000 and counters["delivered"] == counters["entered"], counters
+assert counters["entered"] >= 400 and counters["delivered"] == counters["entered"], counters
 # Rows come stage-major, each stage and CPU once.
 keys = [(r["stage"], r["cpu"]) for r in stages]
 assert keys == sorted(set(keys)) and all(0 <= c < nr for _, c in keys), keys
