@@ -18,6 +18,9 @@
 #   make fmt / fmtcheck  rustfmt the module and host crates / check they are formatted
 #   make tools           build the host crates (the vigil CLI, static)
 #   make man             the vigil CLI's man pages, into out/man/ (man -l out/man/vigil.1)
+#   make ynl-gen         regenerate the generic netlink C (rust/kernel/vigil-nl-gen.[ch],
+#                        rust/kernel/uapi/linux/vigil.h) from
+#                        Documentation/netlink/specs/vigil.yaml with the kernel's generator
 #   make clean
 
 SHELL := /bin/bash
@@ -35,7 +38,7 @@ KMAKE = PATH=$(LLVM_BIN):$(VIGIL_CACHE)/tools/bin:$$PATH $(MAKE) -C $(KDIR) M=$(
 	LLVM=1 RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc \
 	CLIPPY_DRIVER=/usr/bin/clippy-driver BINDGEN=$(VIGIL_CACHE)/tools/bin/bindgen
 
-.PHONY: all module clippy demo check selftests bench sim-ramp fmt fmtcheck tools man clean setup
+.PHONY: all module clippy demo check selftests bench sim-ramp fmt fmtcheck tools man clean setup ynl-gen
 
 all: module
 
@@ -69,6 +72,21 @@ bench:
 
 sim-ramp:
 	tools/testing/sim-ramp.sh
+# The kernel's YNL generator, run on vigil's spec. It finds the spec's schema
+# (../genetlink.yaml) and the root it names in comments (the folder holding
+# MAINTAINERS) from the spec's path, so it reads the spec through a scratch
+# tree laid out as the kernel's.
+YNL_SPEC := Documentation/netlink/specs/vigil.yaml
+ynl-gen:
+	@src=$$(readlink -f $(KDIR)/source 2>/dev/null || echo $(KDIR)); \
+	gen=$$src/tools/net/ynl/pyynl/ynl_gen_c.py; \
+	t=$$(mktemp -d) && trap 'rm -rf "$$t"' EXIT && \
+	mkdir -p $$t/Documentation/netlink/specs && touch $$t/MAINTAINERS && \
+	ln -s $$src/Documentation/netlink/genetlink.yaml $$t/Documentation/netlink/ && \
+	ln -s $(CURDIR)/$(YNL_SPEC) $$t/$(YNL_SPEC) && \
+	python3 $$gen --mode kernel --source --spec $$t/$(YNL_SPEC) -o rust/kernel/vigil-nl-gen.c && \
+	python3 $$gen --mode kernel --header --spec $$t/$(YNL_SPEC) -o rust/kernel/vigil-nl-gen.h && \
+	python3 $$gen --mode uapi --header --spec $$t/$(YNL_SPEC) -o rust/kernel/uapi/linux/vigil.h
 
 # rustfmt follows `mod` from the crate root.
 RUST_SOURCES = rust/vigil.rs

@@ -9,10 +9,8 @@ use crate::{
     abi::{Counter, Scope, COUNTERS, SETTINGS},
     config::MAX_STAGES,
     control::{errno, Control},
-    histogram::BUCKETS,
     parse,
     pipelines::{Change, Name, MAX_NAME_LEN},
-    policy::Reason,
     stats::{DropReason, Skip, Stats},
     sysfs::{Attr, Dir, Parent, ShowBuf, ShowFn, StoreFn},
     sysfs_emit,
@@ -132,91 +130,6 @@ fn show_drops(p: &PipelineRef, _: usize, buf: &mut ShowBuf<'_>) -> Result {
     Ok(())
 }
 
-/// One line per lane that saw packets: `lane entered delivered dropped in_flight`.
-fn show_lanes(p: &PipelineRef, _: usize, buf: &mut ShowBuf<'_>) -> Result {
-    sysfs_emit!(buf, "lane entered delivered dropped in_flight\n")?;
-    for (lane, s) in p.stats()?.lane_snapshots() {
-        if s.entered == 0 {
-            continue;
-        }
-        sysfs_emit!(
-            buf,
-            "{lane} {} {} {} {}\n",
-            s.entered,
-            s.delivered,
-            s.dropped_total(),
-            s.in_flight()
-        )?;
-    }
-    Ok(())
-}
-
-/// The per-stage per-CPU table's header.
-const STAGE_HEADER: &str = "stage cpu packets polls empty_polls empty_poll_ns \
-    resched_head_ahead resched_upstream_backlog resched_window resched_head_active \
-    completions wakeups_sent wakeups_received\n";
-
-fn emit_stage_rows(
-    stats: &Stats,
-    buf: &mut ShowBuf<'_>,
-    stages: core::ops::Range<usize>,
-) -> Result {
-    use kernel::sync::atomic::Relaxed;
-    buf.write_str(STAGE_HEADER).map_err(|_| EFBIG)?;
-    for stage in stages {
-        for cpu in 0..stats.nr_cpus() as u32 {
-            let s = stats.stage(stage, cpu);
-            if s.is_idle() {
-                continue;
-            }
-            let r = |reason: Reason| s.reschedules[reason.index()].load(Relaxed);
-            sysfs_emit!(
-                buf,
-                "{stage} {cpu} {} {} {} {} {} {} {} {} {} {} {}\n",
-                s.packets.load(Relaxed),
-                s.polls.load(Relaxed),
-                s.empty_polls.load(Relaxed),
-                s.empty_poll_ns.load(Relaxed),
-                r(Reason::HeadAhead),
-                r(Reason::UpstreamBacklog),
-                r(Reason::Window),
-                r(Reason::HeadActive),
-                s.completions.load(Relaxed),
-                s.wakeups_sent.load(Relaxed),
-                s.wakeups_received.load(Relaxed),
-            )?;
-        }
-    }
-    Ok(())
-}
-
-fn show_stage_table(p: &PipelineRef, _: usize, buf: &mut ShowBuf<'_>) -> Result {
-    emit_stage_rows(&*p.stats()?, buf, 0..MAX_STAGES)
-}
-
-/// One line per stage that ran: `stage` then the count of each log2 latency bucket.
-fn show_latency(p: &PipelineRef, _: usize, buf: &mut ShowBuf<'_>) -> Result {
-    use kernel::sync::atomic::Relaxed;
-    let stats = p.stats()?;
-    for stage in 0..MAX_STAGES {
-        let mut counts = [0u64; BUCKETS];
-        for cpu in 0..stats.nr_cpus() as u32 {
-            for (sum, b) in counts.iter_mut().zip(&stats.stage(stage, cpu).latency) {
-                *sum += b.load(Relaxed);
-            }
-        }
-        if counts.iter().all(|&n| n == 0) {
-            continue;
-        }
-        sysfs_emit!(buf, "{stage}")?;
-        for n in counts {
-            sysfs_emit!(buf, " {n}")?;
-        }
-        sysfs_emit!(buf, "\n")?;
-    }
-    Ok(())
-}
-
 fn store_reset(p: &PipelineRef, _: usize, input: &[u8]) -> Result {
     match parse::parse_bool(input) {
         Ok(true) => {
@@ -226,11 +139,6 @@ fn store_reset(p: &PipelineRef, _: usize, input: &[u8]) -> Result {
         Ok(false) => Err(EINVAL),
         Err(e) => Err(errno(e)),
     }
-}
-
-fn show_stage_stats(s: &StageRef, _: usize, buf: &mut ShowBuf<'_>) -> Result {
-    let stats = s.control.stats(&s.name)?;
-    emit_stage_rows(&stats, buf, s.index..s.index + 1)
 }
 
 /// The files at the top of `/sys/kernel/vigil/`: `version`, `pipelines`, the global settings
@@ -264,13 +172,10 @@ fn pipeline_attrs() -> Result<KVec<Attr<PipelineRef>>> {
 }
 
 /// The files of a pipeline's `stats/`: its counters (with the global ones for the top-level
-/// directory), the tables and `reset`.
+/// directory), the drops by reason and `reset`.
 fn stats_attrs(global: bool) -> Result<KVec<Attr<PipelineRef>>> {
     let tables = [
         Attr::ro(c"drops", 0, show_drops),
-        Attr::ro(c"lanes", 0, show_lanes),
-        Attr::ro(c"stages", 0, show_stage_table),
-        Attr::ro(c"latency", 0, show_latency),
         Attr::wo(c"reset", store_reset),
     ];
     let mut attrs = KVec::with_capacity(COUNTERS.len() + tables.len(), GFP_KERNEL)?;
@@ -285,16 +190,16 @@ fn stats_attrs(global: bool) -> Result<KVec<Attr<PipelineRef>>> {
     Ok(attrs)
 }
 
-/// The files of `stageN/`: every stage setting, then `stats`.
+/// The files of `stageN/`: every stage setting (its statistics are in the generic netlink
+/// family's dumps).
 fn stage_attrs() -> Result<KVec<Attr<StageRef>>> {
-    let mut attrs = KVec::with_capacity(SETTINGS.len() + 1, GFP_KERNEL)?;
+    let mut attrs = KVec::with_capacity(SETTINGS.len(), GFP_KERNEL)?;
     setting_attrs(
         &[Scope::Stage],
         show_stage_setting,
         store_stage_setting,
         &mut attrs,
     )?;
-    attrs.push(Attr::ro(c"stats", 0, show_stage_stats), GFP_KERNEL)?;
     Ok(attrs)
 }
 

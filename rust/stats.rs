@@ -404,11 +404,6 @@ impl Stats {
         sum
     }
 
-    /// Per-lane snapshots.
-    pub(crate) fn lane_snapshots(&self) -> impl Iterator<Item = (usize, LaneSnapshot)> + '_ {
-        self.lanes.iter().map(LaneTotals::snapshot).enumerate()
-    }
-
     /// Stage `stage` on CPU `cpu` (out-of-range CPUs share the last slot).
     pub(crate) fn stage(&self, stage: usize, cpu: u32) -> &StageStats {
         let cpu = (cpu as usize).min(self.nr_cpus - 1);

@@ -5,7 +5,7 @@
 //! This is the module's crate root; see `Documentation/vigil.rst`. Three layers, by folder:
 //! `rust/kernel/` wraps the kernel's C APIs (and holds every `unsafe` block), `rust/shared/` is pure
 //! logic that the host crates build too, and the driver files here (control, pipeline, stats,
-//! seen) are safe Rust on top of both.
+//! seen, netlink) are safe Rust on top of both.
 
 /// The C-facing wrappers (`rust/kernel/`): every `unsafe` block of the module is there.
 #[path = "kernel/mod.rs"]
@@ -16,12 +16,13 @@ pub mod shared;
 
 mod control;
 mod files;
+mod netlink;
 mod pipeline;
 mod seen;
 mod stats;
 
 // Each layer's modules by their own names, as the files refer to them (`crate::netfilter`).
-use kapi::{clock, napi, netdevice, netfilter, skb, sys, sysfs};
+use kapi::{clock, genetlink, napi, netdevice, netfilter, skb, sys, sysfs};
 pub use shared::{abi, allocator, config, headers, histogram, ops, parse, pipelines, policy};
 
 use control::Control;
@@ -40,13 +41,15 @@ module! {
 /// The module's version, shown in `/sys/kernel/vigil/version`.
 pub(crate) const VERSION: &str = "0.2.0";
 
-/// The loaded module. Each sysfs directory removes its files when dropped and holds its
+/// The loaded module. The generic netlink family goes first, so that no request reads the
+/// counters as they go. Each sysfs directory removes its files when dropped and holds its
 /// parent directory, which goes when its last child does, whatever the field order. The
-/// pipelines' own directories hold the control: `teardown`, declared first, removes them before
-/// anything else goes; the control (declared last), whose running pipelines stop and drain,
-/// goes once no file can reach it.
+/// pipelines' own directories hold the control: `teardown` removes them before the rest goes;
+/// the control (declared last), whose running pipelines stop and drain, goes once no file can
+/// reach it.
 #[pin_data]
 struct Vigil {
+    _netlink: genetlink::Registration,
     _teardown: Teardown,
     _pipeline_dir: Dir<PipelineRef>,
     _root: PipelineDirs,
@@ -76,7 +79,10 @@ impl kernel::InPlaceModule for Vigil {
             )?;
             let pipeline_dir = Dir::new(c"pipeline", &root.as_parent(), &[], ctx)?;
             control.set_pipeline_dir(pipeline_dir.as_parent());
+            // Last: nothing after it may fail (see `Registration::new`).
+            let netlink = genetlink::Registration::new(control.clone())?;
             Ok(try_pin_init!(Self {
+                _netlink: netlink,
                 _teardown: Teardown(control.clone()),
                 _pipeline_dir: pipeline_dir,
                 _root: root,

@@ -44,7 +44,5 @@ ip netns exec sb "$vigil" load --mode recv --dst 10.99.0.2:9000 --count 2000 --f
 sleep 0.5
 ip netns exec sa "$vigil" load --mode send --dst 10.99.0.2:9000 --count 2000 --flows 4 --rate 5000
 wait
-for f in entered delivered dropped in_flight; do
-	printf '%-10s %s\n' "$f" "$(cat $sys/stats/$f)"
-done
-cat $sys/stats/stages
+# The accounting, the per-stage per-CPU table (from the generic netlink family) and latency.
+"$vigil" stats

@@ -7,6 +7,7 @@
 #include <net/sock.h>
 
 #include "helpers.h"
+#include "vigil-nl-gen.h"
 
 struct sk_buff *vigil_alloc_skb(unsigned int size, gfp_t priority)
 {
@@ -231,4 +232,36 @@ void vigil_test_skb_set_dying_dst(struct sk_buff *skb)
 unsigned int vigil_raw_smp_processor_id(void)
 {
 	return raw_smp_processor_id();
+}
+
+/* Generic netlink: the family is vigil-nl-gen.c's. */
+void *vigil_genl_dump_put(struct sk_buff *skb, struct netlink_callback *cb, u8 cmd)
+{
+	return genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
+			   &vigil_nl_family, NLM_F_MULTI, cmd);
+}
+
+void *vigil_genl_reply_put(struct sk_buff *skb, const struct genl_info *info)
+{
+	return genlmsg_iput(skb, info);
+}
+
+int vigil_genl_reply(struct sk_buff *skb, struct genl_info *info)
+{
+	return genlmsg_reply(skb, info);
+}
+
+struct nlattr *vigil_nla_nest_start(struct sk_buff *skb, int attrtype)
+{
+	return nla_nest_start(skb, attrtype);
+}
+
+void vigil_nla_nest_end(struct sk_buff *skb, struct nlattr *start)
+{
+	nla_nest_end(skb, start);
+}
+
+void vigil_nla_nest_cancel(struct sk_buff *skb, struct nlattr *start)
+{
+	nla_nest_cancel(skb, start);
 }

@@ -7,6 +7,7 @@
 #include <linux/skbuff.h>
 #include <linux/smp.h>
 
+#include <net/genetlink.h>
 #include <net/netfilter/nf_queue.h>
 
 /*
@@ -54,5 +55,12 @@ unsigned int vigil_smp_processor_id(void);
 unsigned int vigil_raw_smp_processor_id(void);
 void vigil_local_bh_disable(void);
 void vigil_local_bh_enable(void);
+
+void *vigil_genl_dump_put(struct sk_buff *skb, struct netlink_callback *cb, u8 cmd);
+void *vigil_genl_reply_put(struct sk_buff *skb, const struct genl_info *info);
+int vigil_genl_reply(struct sk_buff *skb, struct genl_info *info);
+struct nlattr *vigil_nla_nest_start(struct sk_buff *skb, int attrtype);
+void vigil_nla_nest_end(struct sk_buff *skb, struct nlattr *start);
+void vigil_nla_nest_cancel(struct sk_buff *skb, struct nlattr *start);
 
 #endif /* VIGIL_HELPERS_H */

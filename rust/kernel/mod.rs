@@ -4,6 +4,7 @@
 //! every `unsafe` block of the module. The pipeline logic above them is safe Rust.
 
 pub(crate) mod clock;
+pub(crate) mod genetlink;
 pub(crate) mod napi;
 pub(crate) mod netdevice;
 pub(crate) mod netfilter;

@@ -190,10 +190,11 @@ run_one() {
 		"$VIGIL" stats --json >$stats
 	fi
 	# Sums of the stage table's columns over every stage and CPU.
-	local sums
-	sums=$(awk 'NR == 1 { for (i = 1; i <= NF; i++) col[i] = $i; next }
-		{ for (i = 3; i <= NF; i++) sum[col[i]] += $i }
-		END { for (c in sum) printf "%s=%.0f ", c, sum[c] }' $SYSFS/stats/stages)
+	local sums=
+	[ "$variant" = plain ] ||
+		sums=$(vigil_stage_table | awk 'NR == 1 { for (i = 1; i <= NF; i++) col[i] = $i; next }
+			{ for (i = 3; i <= NF; i++) sum[col[i]] += $i }
+			END { for (c in sum) printf "%s=%.0f ", c, sum[c] }')
 	get() { local v; v=$(grep -o "\b$1=[0-9]*" <<<"$sums" | cut -d= -f2); echo "${v:--}"; }
 	# The last stage's histogram is the pipeline's latency.
 	local hist=/tmp/hist.json
@@ -203,7 +204,7 @@ run_one() {
 		resched=$(($(get resched_head_ahead) + $(get resched_upstream_backlog) + \
 			$(get resched_window) + $(get resched_head_active)))
 	elif [ "$variant" != plain ]; then
-		echo "guest-bench.sh: $cell: no stage ran (stats/stages is empty); vigil stats:" >&2
+		echo "guest-bench.sh: $cell: no stage ran (stage-stats-get is empty); vigil stats:" >&2
 		"$VIGIL" stats >&2 || true
 	fi
 	local pv=-

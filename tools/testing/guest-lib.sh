@@ -9,6 +9,41 @@ SYSFS=/sys/kernel/vigil
 # vigil_read NAME: the value of a sysfs attribute.
 vigil_read() { cat "$SYSFS/$1"; }
 
+# vigil_ksrc: the kernel source tree setup.sh unpacked (for its YNL CLI).
+vigil_ksrc() {
+	local f cache=${VIGIL_CACHE:-$HOME/.cache/vigil}
+	for f in "$cache/kdir-debug" "$cache/kdir-bench"; do
+		[ -r "$f" ] && [ -e "$(cat "$f")/source/tools/net/ynl/pyynl/cli.py" ] &&
+			readlink -f "$(cat "$f")/source" && return
+	done
+	echo "vigil_ksrc: no kernel source under $cache" >&2
+	return 1
+}
+
+# vigil_ynl ARGS...: the kernel's YNL CLI on vigil's generic netlink spec, JSON
+# out (`vigil_ynl --dump stage-stats-get`, `vigil_ynl --do config-get`).
+vigil_ynl() {
+	local src
+	src=$(vigil_ksrc) || return
+	/usr/bin/python3 "$src/tools/net/ynl/pyynl/cli.py" --no-schema --output-json \
+		--spec "$VIGIL_ROOT/Documentation/netlink/specs/vigil.yaml" "$@"
+}
+
+# vigil_stage_table: the per-stage per-CPU statistics as a table: a line of
+# column names (stage-stats-get's attributes in spec order, "-" as "_"), then a
+# line per stage and CPU that ran.
+vigil_stage_table() {
+	vigil_ynl --dump stage-stats-get | /usr/bin/python3 -c '
+import json, sys, yaml
+spec = yaml.safe_load(open(sys.argv[1]))
+cols = [a["name"] for s in spec["attribute-sets"] if s["name"] == "stage-stats"
+	for a in s["attributes"]]
+print(" ".join(c.replace("-", "_") for c in cols))
+for row in json.load(sys.stdin):
+	print(" ".join(str(row[c]) for c in cols))
+' "$VIGIL_ROOT/Documentation/netlink/specs/vigil.yaml"
+}
+
 # vigil_defaults: removes every pipeline but the default one, puts every setting
 # back to its default (the CLI takes them from the module's ABI table) and zeroes
 # the counters, so that each test starts from the same state whatever ran before.

@@ -35,10 +35,11 @@ SUDO=
 [ "$(id -u)" = 0 ] || SUDO=sudo
 mkdir -p "$VIGIL_CACHE" "$VIGIL_TOOLS"
 
+# python3-yaml: the kernel's YNL CLI reads vigil's netlink spec in the VM tests.
 APT_PACKAGES=(rustc-web rust-web-src rust-web-clippy clang-19 lld-19 llvm-19 libclang-19-dev
 	flex bison bc libelf-dev libssl-dev cpio make xz-utils
 	busybox-static kmod iproute2 python3
-	nftables iputils-ping)
+	nftables iputils-ping python3-yaml)
 # The programs tools/testing/selftests/net/{netfilter,}/*.sh call, and what
 # their C helpers build with. Debian 12's iptables is iptables-nft, with the
 # legacy tools beside it (rpath.sh uses both); ipvsadm and packetdrill are

@@ -42,7 +42,7 @@ vigil_udp_receiver hb 10.86.0.2:9000 200 4
 ip netns exec ha taskset -c 0 "$VIGIL" load --mode send --dst 10.86.0.2:9000 --count 200 \
 	--flows 4 --rate 1000 >/dev/null
 wait $VIGIL_RX
-woken=$(awk '$1 == 1 && $2 == 1 {print $13}' $SYSFS/stats/stages)
+woken=$(vigil_stage_table | awk '$1 == 1 && $2 == 1 {print $13}')
 echo "after online: stage 1 woken on CPU 1 ${woken:-0} times; $(cat /tmp/recv.out)"
 grep -q "^received 200 out_of_order 0$" /tmp/recv.out
 [ "${woken:-0}" -gt 0 ]

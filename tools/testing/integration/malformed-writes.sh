@@ -33,7 +33,7 @@ echo "total: $total malformed writes to $files files refused, values unchanged"
 
 # Permissions: root writes, nobody reads statistics and settings but writes nothing.
 as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups -- sh -c "$1"; }
-as_nobody "cat $SYSFS/stats/entered $SYSFS/policy $SYSFS/stage0/stats >/dev/null"
+as_nobody "cat $SYSFS/stats/entered $SYSFS/policy $SYSFS/stage0/cpus >/dev/null"
 for f in enabled policy stages match rules stage0/cpus stats/reset; do
 	if as_nobody "echo 1 >$SYSFS/$f" 2>/dev/null; then
 		echo "nobody could write $f"

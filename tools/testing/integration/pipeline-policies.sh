@@ -53,12 +53,12 @@ for run in idle poll timeout adaptive adaptive@local_in; do
 	in_flight=$(vigil_read stats/in_flight)
 	echo "policy $policy, hook $hook: $(cat /tmp/send.out), $(cat /tmp/recv.out)"
 	echo "  entered $entered delivered $delivered dropped $dropped in_flight $in_flight"
-	# Columns as documented for stats/stages.
-	awk 'NR == 1 { next } {
+	# Columns as vigil_stage_table names them.
+	vigil_stage_table | awk 'NR == 1 { next } {
 		pk += $3; po += $4; ep += $5; hd += $7; up += $8; wi += $9; ha += $10; co += $11; ws += $12; wr += $13
 	} END {
 		printf "  packets %.0f polls %.0f empty_polls %.0f reschedules: head_ahead %.0f upstream_backlog %.0f window %.0f head_active %.0f; completions %.0f; wakeups sent %.0f received %.0f\n", pk, po, ep, hd, up, wi, ha, co, ws, wr
-	}' $SYSFS/stats/stages
+	}'
 	ok=1
 	[ "$(cat /tmp/recv.out)" = "received $N out_of_order 0" ] || ok=0
 	[ "$in_flight" = 0 ] || ok=0

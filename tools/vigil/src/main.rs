@@ -15,6 +15,7 @@
 //! print it. A usage error exits with 2, a failure with 1.
 
 mod cli;
+mod genl;
 mod json;
 mod load;
 mod set;

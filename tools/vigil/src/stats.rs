@@ -1,17 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! `vigil stats [--json] [--watch SECS [--count N]]`: the accounting, the per-stage per-CPU
-//! table, and latency percentiles computed from the module's log2 histograms.
+//! table, and latency percentiles computed from the module's log2 histograms. The accounting
+//! comes from sysfs, the table and the histograms from the generic netlink family.
 
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::genl::Genl;
 use crate::json;
 use crate::sysfs::Sysfs;
 use std::time::Duration;
-use vigil_core::histogram::{bucket_high, quantile_bucket, BUCKETS};
+use vigil_core::histogram::{bucket_high, quantile_bucket};
 
-/// The columns of `stats/stages`, as the module documents them.
+/// The columns of the stage table: the attributes of the family's `stage-stats-get`, in order.
 pub const STAGE_COLUMNS: [&str; 13] = [
     "stage",
     "cpu",
@@ -61,58 +63,13 @@ pub struct Snapshot {
     pub totals: [u64; 4],
     /// `(reason, count)`.
     pub drops: Vec<(String, u64)>,
-    /// Rows of `stats/stages`.
+    /// Rows of the stage table.
     pub stages: Vec<StageRow>,
     /// Per stage: the histogram counts.
     pub latency: Vec<(u64, Vec<u64>)>,
 }
 
 const TOTALS: [&str; 4] = ["entered", "delivered", "dropped", "in_flight"];
-
-/// Parses the stage table (header first).
-pub fn parse_stage_table(text: &str) -> Result<Vec<StageRow>, String> {
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap_or("").split_whitespace().collect();
-    if header != STAGE_COLUMNS {
-        return Err(format!("stats/stages: unexpected header {header:?}"));
-    }
-    lines
-        .map(|l| {
-            let v: Vec<u64> = l
-                .split_whitespace()
-                .map(|w| {
-                    w.parse()
-                        .map_err(|_| format!("stats/stages: bad line {l:?}"))
-                })
-                .collect::<Result<_, _>>()?;
-            v.try_into()
-                .map_err(|_| format!("stats/stages: bad line {l:?}"))
-        })
-        .collect()
-}
-
-/// Parses `stats/latency`: `stage count0 ... count39` per line.
-pub fn parse_latency(text: &str) -> Result<Vec<(u64, Vec<u64>)>, String> {
-    text.lines()
-        .map(|l| {
-            let v: Vec<u64> = l
-                .split_whitespace()
-                .map(|w| {
-                    w.parse()
-                        .map_err(|_| format!("stats/latency: bad line {l:?}"))
-                })
-                .collect::<Result<_, _>>()?;
-            if v.len() != BUCKETS + 1 {
-                return Err(format!(
-                    "stats/latency: {} fields, not {}",
-                    v.len(),
-                    BUCKETS + 1
-                ));
-            }
-            Ok((v[0], v[1..].to_vec()))
-        })
-        .collect()
-}
 
 /// Reads a snapshot.
 pub fn read(sysfs: &Sysfs) -> Result<Snapshot, String> {
@@ -129,11 +86,12 @@ pub fn read(sysfs: &Sysfs) -> Result<Snapshot, String> {
             Some((k.to_string(), v.trim().parse().ok()?))
         })
         .collect();
+    let mut genl = Genl::connect()?;
     Ok(Snapshot {
         totals,
         drops,
-        stages: parse_stage_table(&sysfs.read("stats/stages")?)?,
-        latency: parse_latency(&sysfs.read("stats/latency")?)?,
+        stages: genl.stage_rows()?,
+        latency: genl.latency()?,
     })
 }
 
@@ -345,34 +303,18 @@ pub fn run(sysfs: &Sysfs, o: &Options) -> Result<(), String> {
 mod tests {
     use super::*;
 
-    /// The module's header, as `rust/control.rs` emits it, and two rows.
-    const TABLE: &str = "stage cpu packets polls empty_polls empty_poll_ns resched_head_ahead \
-        resched_upstream_backlog resched_window resched_head_active completions wakeups_sent \
-        wakeups_received\n\
-        0 0 100 10 2 500 3 0 0 41 7 4 4\n2 1 100 12 1 90 0 0 5 0 6 0 0\n";
+    use vigil_core::histogram::BUCKETS;
+
+    /// Two rows of the stage table.
+    const ROWS: [StageRow; 2] = [
+        [0, 0, 100, 10, 2, 500, 3, 0, 0, 41, 7, 4, 4],
+        [2, 1, 100, 12, 1, 90, 0, 0, 5, 0, 6, 0, 0],
+    ];
 
     #[test]
-    fn parses_the_stage_table_and_rejects_other_shapes() {
-        let rows = parse_stage_table(TABLE).unwrap();
-        assert_eq!(rows.len(), 2);
-        assert_eq!(rows[0], [0, 0, 100, 10, 2, 500, 3, 0, 0, 41, 7, 4, 4]);
-        assert_eq!(rows[1], [2, 1, 100, 12, 1, 90, 0, 0, 5, 0, 6, 0, 0]);
+    fn column_indices_name_their_columns() {
         assert_eq!(STAGE_COLUMNS[POLLS], "polls");
         assert_eq!(STAGE_COLUMNS[WAKEUPS_RECEIVED], "wakeups_received");
-        assert!(parse_stage_table("stage cpu\n1 2\n").is_err());
-        assert!(parse_stage_table(&TABLE.replace("500", "x")).is_err());
-        assert!(parse_stage_table(&format!("{TABLE}1 2 3\n")).is_err());
-        // The header before resched_head_active, with 12-column rows: refused, not misread.
-        let old = "stage cpu packets polls empty_polls empty_poll_ns resched_head_ahead \
-            resched_upstream_backlog resched_window completions wakeups_sent wakeups_received\n\
-            0 0 100 10 2 500 3 0 0 7 4 4\n";
-        assert!(parse_stage_table(old).is_err());
-        // The new header with a row one column short.
-        let short = TABLE.replace(
-            "0 0 100 10 2 500 3 0 0 41 7 4 4",
-            "0 0 100 10 2 500 3 0 0 7 4 4",
-        );
-        assert!(parse_stage_table(&short).is_err());
     }
 
     #[test]
@@ -380,21 +322,10 @@ mod tests {
         let mut counts = vec![0u64; BUCKETS];
         counts[10] = 98; // [512, 1023]
         counts[15] = 2; // [16384, 32767]
-        let line = format!(
-            "2 {}",
-            counts
-                .iter()
-                .map(u64::to_string)
-                .collect::<Vec<_>>()
-                .join(" ")
-        );
-        let lat = parse_latency(&line).unwrap();
-        assert_eq!(lat[0].0, 2);
         assert_eq!(
-            percentiles(&lat[0].1, &[500, 980, 990]),
+            percentiles(&counts, &[500, 980, 990]),
             [Some(1023), Some(1023), Some(32767)]
         );
-        assert!(parse_latency("2 1 2 3").is_err());
         assert_eq!(percentiles(&vec![0; BUCKETS], &[500]), [None]);
     }
 
@@ -402,7 +333,7 @@ mod tests {
     fn rates_are_deltas_per_second() {
         let a = Snapshot {
             totals: [10, 10, 0, 0],
-            stages: parse_stage_table(TABLE).unwrap(),
+            stages: ROWS.to_vec(),
             ..Default::default()
         };
         let mut b = a.clone();
@@ -422,7 +353,7 @@ mod tests {
         let s = Snapshot {
             totals: [5, 4, 1, 0],
             drops: vec![("rule".into(), 1)],
-            stages: parse_stage_table(TABLE).unwrap(),
+            stages: ROWS.to_vec(),
             latency: vec![(0, {
                 let mut c = vec![0; BUCKETS];
                 c[3] = 5;
