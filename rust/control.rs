@@ -153,6 +153,18 @@ impl Control {
         Ok(self.state.lock().slot(name)?.stats.clone())
     }
 
+    /// Each pipeline's name, configuration and counters, in order.
+    pub(crate) fn snapshot(&self) -> Result<KVec<(Name, Config, Arc<Stats>)>> {
+        let mut out = KVec::with_capacity(MAX_PIPELINES, GFP_KERNEL)?;
+        let state = self.state.lock();
+        for name in state.order.iter() {
+            let slot = state.slot(name)?;
+            // Within capacity (at most `MAX_PIPELINES` pipelines): no allocation.
+            out.push((slot.name, slot.cfg, slot.stats.clone()), GFP_KERNEL)?;
+        }
+        Ok(out)
+    }
+
     /// The pipelines, in order.
     pub(crate) fn order(&self) -> Order {
         self.state.lock().order

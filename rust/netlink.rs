@@ -5,23 +5,61 @@
 //! is bounded by a page as a sysfs file is.
 
 use crate::{
-    config::MAX_STAGES,
+    config::{Config, MAX_STAGES},
     control::Control,
-    genetlink::{Dump, Msg},
+    genetlink::{Dump, DumpOp, Family, Msg, Request},
     histogram::BUCKETS,
-    pipelines::Name,
+    pipelines::{Name, MAX_NAME_LEN},
     policy::Reason,
-    stats::MAX_LANES,
+    stats::{Stats, MAX_LANES},
     sys,
 };
-use kernel::{prelude::*, sync::atomic::Relaxed};
+use kernel::{
+    prelude::*,
+    sync::{atomic::Relaxed, Arc},
+};
 
-/// `stage-stats-get`: a message per stage and CPU that ran, stage-major.
-pub(crate) fn stage_stats(c: &Control, dump: &mut Dump<'_>) -> Result {
-    let stats = c.stats(&Name::default_pipeline())?;
-    let nr_cpus = stats.nr_cpus();
-    dump.rows(MAX_STAGES * nr_cpus, |dump, row| {
-        let (stage, cpu) = (row / nr_cpus, (row % nr_cpus) as u32);
+/// Each pipeline's name, configuration and counters, in order: what one dump call reports.
+type Pipelines = KVec<(Name, Config, Arc<Stats>)>;
+
+impl Family for Control {
+    fn dump(&self, op: DumpOp, dump: &mut Dump<'_>) -> Result {
+        let pipelines = self.snapshot()?;
+        match op {
+            DumpOp::StageStats => stage_stats(&pipelines, dump),
+            DumpOp::Latency => latency(&pipelines, dump),
+            DumpOp::Lanes => lanes(&pipelines, dump),
+            DumpOp::Config => dump.rows(pipelines.len(), |dump, row| {
+                let (name, cfg, _) = &pipelines[row];
+                let mut m = dump.message(sys::VIGIL_CMD_CONFIG_GET)?;
+                config(name, cfg, &mut m)?;
+                m.finish();
+                Ok(())
+            }),
+        }
+    }
+
+    fn config(&self, req: &Request<'_>, reply: &mut Msg<'_>) -> Result {
+        let mut buf = [0u8; MAX_NAME_LEN + 1];
+        let name = match req.str(sys::VIGIL_A_CONFIG_PIPELINE, &mut buf)? {
+            Some(text) => Name::parse(text).map_err(|_| EINVAL)?,
+            None => Name::default_pipeline(),
+        };
+        let cfg = self.config(&name).map_err(|_| ENOENT)?;
+        config(&name, &cfg, reply)
+    }
+}
+
+/// `stage-stats-get`: a message per pipeline, stage and CPU that ran, in that order.
+fn stage_stats(pipelines: &Pipelines, dump: &mut Dump<'_>) -> Result {
+    let Some((_, _, first)) = pipelines.first() else {
+        return Ok(());
+    };
+    let nr_cpus = first.nr_cpus();
+    let per = MAX_STAGES * nr_cpus;
+    dump.rows(pipelines.len() * per, |dump, row| {
+        let (name, _, stats) = &pipelines[row / per];
+        let (stage, cpu) = ((row % per) / nr_cpus, (row % nr_cpus) as u32);
         let s = stats.stage(stage, cpu);
         if s.is_idle() {
             return Ok(());
@@ -58,15 +96,18 @@ pub(crate) fn stage_stats(c: &Control, dump: &mut Dump<'_>) -> Result {
         for (attr, v) in counters {
             m.put_uint(attr, v.load(Relaxed))?;
         }
+        m.put_fmt(sys::VIGIL_A_STAGE_STATS_PIPELINE, format_args!("{name}"))?;
         m.finish();
         Ok(())
     })
 }
 
-/// `latency-get`: a message per stage that handled packets, its buckets summed over CPUs.
-pub(crate) fn latency(c: &Control, dump: &mut Dump<'_>) -> Result {
-    let stats = c.stats(&Name::default_pipeline())?;
-    dump.rows(MAX_STAGES, |dump, stage| {
+/// `latency-get`: a message per pipeline and stage that handled packets, its buckets summed
+/// over CPUs.
+fn latency(pipelines: &Pipelines, dump: &mut Dump<'_>) -> Result {
+    dump.rows(pipelines.len() * MAX_STAGES, |dump, row| {
+        let (name, _, stats) = &pipelines[row / MAX_STAGES];
+        let stage = row % MAX_STAGES;
         let mut counts = [0u64; BUCKETS];
         for cpu in 0..stats.nr_cpus() as u32 {
             for (sum, b) in counts.iter_mut().zip(&stats.stage(stage, cpu).latency) {
@@ -81,15 +122,17 @@ pub(crate) fn latency(c: &Control, dump: &mut Dump<'_>) -> Result {
         for n in counts {
             m.put_uint(sys::VIGIL_A_LATENCY_BUCKET, n)?;
         }
+        m.put_fmt(sys::VIGIL_A_LATENCY_PIPELINE, format_args!("{name}"))?;
         m.finish();
         Ok(())
     })
 }
 
-/// `lane-get`: a message per lane that carried packets.
-pub(crate) fn lanes(c: &Control, dump: &mut Dump<'_>) -> Result {
-    let stats = c.stats(&Name::default_pipeline())?;
-    dump.rows(MAX_LANES, |dump, lane| {
+/// `lane-get`: a message per pipeline and lane that carried packets.
+fn lanes(pipelines: &Pipelines, dump: &mut Dump<'_>) -> Result {
+    dump.rows(pipelines.len() * MAX_LANES, |dump, row| {
+        let (name, _, stats) = &pipelines[row / MAX_LANES];
+        let lane = row % MAX_LANES;
         let s = stats.lane(lane).snapshot();
         if s.entered == 0 {
             return Ok(());
@@ -100,14 +143,15 @@ pub(crate) fn lanes(c: &Control, dump: &mut Dump<'_>) -> Result {
         m.put_uint(sys::VIGIL_A_LANE_DELIVERED, s.delivered)?;
         m.put_uint(sys::VIGIL_A_LANE_DROPPED, s.dropped_total())?;
         m.put_uint(sys::VIGIL_A_LANE_IN_FLIGHT, s.in_flight())?;
+        m.put_fmt(sys::VIGIL_A_LANE_PIPELINE, format_args!("{name}"))?;
         m.finish();
         Ok(())
     })
 }
 
-/// `config-get`: the settings, as the sysfs files show them.
-pub(crate) fn config(c: &Control, m: &mut Msg<'_>) -> Result {
-    let cfg = c.config(&Name::default_pipeline())?;
+/// `config-get`: pipeline `name`'s settings (the global ones included), as the sysfs files
+/// show them.
+fn config(name: &Name, cfg: &Config, m: &mut Msg<'_>) -> Result {
     let p = &cfg.pipeline;
     m.put_u8(sys::VIGIL_A_CONFIG_ENABLED, u8::from(cfg.enabled))?;
     m.put_fmt(
@@ -145,7 +189,7 @@ pub(crate) fn config(c: &Control, m: &mut Msg<'_>) -> Result {
             m.put_uint(sys::VIGIL_A_STAGE_CONFIG_WORK_NS, stage.work_ns)
         })?;
     }
-    Ok(())
+    m.put_fmt(sys::VIGIL_A_CONFIG_PIPELINE, format_args!("{name}"))
 }
 
 #[kunit_tests(vigil_netlink)]
@@ -192,7 +236,7 @@ mod tests {
         }
         let mut seen = KVec::new();
         // Room for a few rows a buffer: the dump must resume where each stopped.
-        let calls = dump_for_test(&control, stage_stats, 600, |buf| {
+        let calls = dump_for_test(&*control, DumpOp::StageStats, 600, |buf| {
             messages(buf, |cmd, stage, cpu| {
                 assert_eq!(u32::from(cmd), sys::VIGIL_CMD_STAGE_STATS_GET);
                 seen.push((stage, cpu), GFP_KERNEL)?;
@@ -213,8 +257,8 @@ mod tests {
     #[test]
     fn idle_tables_dump_nothing() -> Result {
         let control = Arc::pin_init(Control::new(2)?, GFP_KERNEL)?;
-        for fill in [stage_stats, latency, lanes] {
-            let calls = dump_for_test(&control, fill, 600, |buf| {
+        for op in [DumpOp::StageStats, DumpOp::Latency, DumpOp::Lanes] {
+            let calls = dump_for_test(&*control, op, 600, |buf| {
                 assert!(buf.is_empty());
                 Ok(())
             })?;
@@ -232,7 +276,7 @@ mod tests {
         stats.lane(3).count_delivered();
         stats.stage(1, 1).latency[7].store(5, Relaxed);
         let mut rows = 0;
-        dump_for_test(&control, lanes, 4096, |buf| {
+        dump_for_test(&*control, DumpOp::Lanes, 4096, |buf| {
             messages(buf, |_, lane, entered| {
                 assert_eq!((lane, entered), (3, 2));
                 rows += 1;
@@ -240,7 +284,7 @@ mod tests {
             })
         })?;
         // The latency message: stage, then the first bucket.
-        dump_for_test(&control, latency, 4096, |buf| {
+        dump_for_test(&*control, DumpOp::Latency, 4096, |buf| {
             messages(buf, |_, stage, bucket0| {
                 assert_eq!((stage, bucket0), (1, 0));
                 rows += 1;

@@ -49,7 +49,7 @@ pub(crate) const VERSION: &str = "0.2.0";
 /// reach it.
 #[pin_data]
 struct Vigil {
-    _netlink: genetlink::Registration,
+    _netlink: genetlink::Registration<Control>,
     _teardown: Teardown,
     _pipeline_dir: Dir<PipelineRef>,
     _root: PipelineDirs,

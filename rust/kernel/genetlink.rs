@@ -8,7 +8,7 @@
 //!
 //! C headers: `include/net/genetlink.h`, `include/net/netlink.h`.
 
-use crate::{control::Control, netlink, sys};
+use crate::sys;
 use core::{fmt, marker::PhantomData, ptr::NonNull};
 use kernel::{
     error::to_result,
@@ -20,25 +20,94 @@ use kernel::{
     },
 };
 
-/// What the callbacks read: the control of the registered family, null while none is.
-static CONTEXT: Atomic<*const Control> = Atomic::new(core::ptr::null());
+/// The family's dumps, by operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DumpOp {
+    /// `stage-stats-get`.
+    StageStats,
+    /// `latency-get`.
+    Latency,
+    /// `lane-get`.
+    Lanes,
+    /// `config-get`, as a dump.
+    Config,
+}
+
+/// What the family's operations report: the driver implements it.
+pub(crate) trait Family: Send + Sync + 'static {
+    /// Fills dump `op`.
+    fn dump(&self, op: DumpOp, dump: &mut Dump<'_>) -> Result;
+
+    /// Fills the reply to `config-get` for the request `req`.
+    fn config(&self, req: &Request<'_>, reply: &mut Msg<'_>) -> Result;
+}
+
+/// The callbacks' way to a [`Family`] whose type they do not know.
+///
+/// # Invariants
+///
+/// `ctx` points to the `T` of the [`Registration<T>`] that made this, and `dump` and `config`
+/// are [`dump_shim::<T>`] and [`config_shim::<T>`].
+struct Ops {
+    ctx: *const ffi::c_void,
+    dump: unsafe fn(*const ffi::c_void, DumpOp, &mut Dump<'_>) -> Result,
+    config: unsafe fn(*const ffi::c_void, &Request<'_>, &mut Msg<'_>) -> Result,
+}
+
+// SAFETY: `ctx` points to a `T: Send + Sync` (type invariant); the shims only read it.
+unsafe impl Send for Ops {}
+// SAFETY: as for `Send`; `&Ops` gives only shared access to the `T`.
+unsafe impl Sync for Ops {}
+
+/// # Safety
+///
+/// `ctx` points to a live `T`.
+unsafe fn dump_shim<T: Family>(ctx: *const ffi::c_void, op: DumpOp, d: &mut Dump<'_>) -> Result {
+    // SAFETY: by the caller.
+    unsafe { &*ctx.cast::<T>() }.dump(op, d)
+}
+
+/// # Safety
+///
+/// `ctx` points to a live `T`.
+unsafe fn config_shim<T: Family>(
+    ctx: *const ffi::c_void,
+    req: &Request<'_>,
+    m: &mut Msg<'_>,
+) -> Result {
+    // SAFETY: by the caller.
+    unsafe { &*ctx.cast::<T>() }.config(req, m)
+}
+
+/// What the callbacks read: the registered family's [`Ops`], null while none is.
+static CONTEXT: Atomic<*const Ops> = Atomic::new(core::ptr::null());
 
 /// The family `vigil`, registered while this lives.
 ///
 /// # Invariants
 ///
-/// The family is registered, and [`CONTEXT`] points into `control`.
-pub(crate) struct Registration {
-    _control: Arc<Control>,
+/// The family is registered, and [`CONTEXT`] points to `ops`, whose `ctx` points into `_ctx`.
+pub(crate) struct Registration<T: Family> {
+    ops: KBox<Ops>,
+    _ctx: Arc<T>,
 }
 
-impl Registration {
-    /// Registers the family; its callbacks read `control` until it is unregistered.
+impl<T: Family> Registration<T> {
+    /// Registers the family; its callbacks read `ctx` until it is unregistered.
     ///
     /// Register it last in module init: a dump that started holds a reference on the module,
     /// which stops module exit but not an init that fails after this.
-    pub(crate) fn new(control: Arc<Control>) -> Result<Self> {
-        CONTEXT.store(Arc::as_ptr(&control), Release);
+    pub(crate) fn new(ctx: Arc<T>) -> Result<Self> {
+        // INVARIANT: the shims of `T`, over `ctx`.
+        let ops = KBox::new(
+            Ops {
+                ctx: Arc::as_ptr(&ctx).cast(),
+                dump: dump_shim::<T>,
+                config: config_shim::<T>,
+            },
+            GFP_KERNEL,
+        )?;
+        CONTEXT.store(&raw const *ops, Release);
         // SAFETY: `vigil_nl_family` is the static family of `vigil-nl-gen.c`, registered once
         // (this type is made once per module load, and `drop` unregisters it).
         let ret = unsafe { sys::genl_register_family(&raw mut sys::vigil_nl_family) };
@@ -46,28 +115,58 @@ impl Registration {
             CONTEXT.store(core::ptr::null(), Release);
             return Err(e);
         }
-        // INVARIANT: registered, and `CONTEXT` points into `control`.
-        Ok(Self { _control: control })
+        // INVARIANT: registered, and `CONTEXT` points to `ops`.
+        Ok(Self { ops, _ctx: ctx })
     }
 }
 
-impl Drop for Registration {
+impl<T: Family> Drop for Registration<T> {
     fn drop(&mut self) {
         // SAFETY: the family is registered (type invariant). Once this returns no `doit` runs
         // (they hold `cb_lock`, which unregistering takes for writing); a dump holds a
         // reference on the module, so none is in progress when module exit drops this.
         unsafe { sys::genl_unregister_family(&raw const sys::vigil_nl_family) };
-        CONTEXT.store(core::ptr::null(), Release);
+        // Nothing reads the ops any more; they go with `self`.
+        let _ = CONTEXT.cmpxchg(&raw const *self.ops, core::ptr::null(), Release);
     }
 }
 
-/// The control the callbacks read, if the family is registered.
-fn context<'a>() -> Option<&'a Control> {
+/// The ops the callbacks call, if the family is registered.
+fn context<'a>() -> Option<&'a Ops> {
     let ptr = CONTEXT.load(Acquire);
-    // SAFETY: `CONTEXT` is null or points into the `Arc<Control>` a `Registration` keeps; the
-    // callbacks that call this run only while the family is registered (see `Drop`), which the
-    // borrow does not outlive.
+    // SAFETY: `CONTEXT` is null or points to the ops a `Registration` keeps; the callbacks
+    // that call this run only while the family is registered (see `Drop`), which the borrow
+    // does not outlive.
     unsafe { ptr.as_ref() }
+}
+
+/// A `do` request.
+///
+/// # Invariants
+///
+/// `info` is the request's `genl_info`, valid for `'a`.
+pub(crate) struct Request<'a> {
+    info: NonNull<sys::genl_info>,
+    _p: PhantomData<&'a sys::genl_info>,
+}
+
+impl Request<'_> {
+    /// String attribute `attr` into `buf`: its text, `None` if the request has none, `E2BIG`
+    /// if `buf` cannot hold it.
+    pub(crate) fn str<'b>(&self, attr: u32, buf: &'b mut [u8]) -> Result<Option<&'b [u8]>> {
+        let attr = ffi::c_int::try_from(attr).map_err(|_| EINVAL)?;
+        // SAFETY: `info` is valid (type invariant); the helper writes at most `buf.len()`
+        // bytes, NUL included.
+        let n = unsafe {
+            sys::vigil_genl_attr_str(self.info.as_ptr(), attr, buf.as_mut_ptr().cast(), buf.len())
+        };
+        match n {
+            // `to_errno` is the negative value C returns.
+            n if n == ENOENT.to_errno() as isize => Ok(None),
+            n if n < 0 => Err(E2BIG),
+            n => Ok(buf.get(..n as usize)),
+        }
+    }
 }
 
 fn to_errno(r: Result) -> ffi::c_int {
@@ -270,17 +369,14 @@ impl<'a> Dump<'a> {
 /// # Safety
 ///
 /// `skb` and `cb` are a dump callback's arguments.
-unsafe fn dumpit(
-    skb: *mut sys::sk_buff,
-    cb: *mut sys::netlink_callback,
-    fill: fn(&Control, &mut Dump<'_>) -> Result,
-) -> ffi::c_int {
+unsafe fn dumpit(skb: *mut sys::sk_buff, cb: *mut sys::netlink_callback, op: DumpOp) -> ffi::c_int {
     // SAFETY: by the caller.
-    let (Some(mut dump), Some(control)) = (unsafe { Dump::from_raw(skb, cb) }, context()) else {
+    let (Some(mut dump), Some(ops)) = (unsafe { Dump::from_raw(skb, cb) }, context()) else {
         return ENODEV.to_errno();
     };
     // `EMSGSIZE` with messages in the buffer tells netlink to send them and call again.
-    to_errno(fill(control, &mut dump))
+    // SAFETY: `ops.ctx` is live while the family is registered (`Ops` invariant).
+    to_errno(unsafe { (ops.dump)(ops.ctx, op, &mut dump) })
 }
 
 /// Runs a `do` callback: a reply of what `fill` puts, sent to the requester.
@@ -288,12 +384,14 @@ unsafe fn dumpit(
 /// # Safety
 ///
 /// `info` is a `doit` callback's argument.
-unsafe fn doit(
-    info: *mut sys::genl_info,
-    fill: fn(&Control, &mut Msg<'_>) -> Result,
-) -> ffi::c_int {
-    let Some(control) = context() else {
+unsafe fn doit(info: *mut sys::genl_info) -> ffi::c_int {
+    let (Some(ops), Some(info)) = (context(), NonNull::new(info)) else {
         return ENODEV.to_errno();
+    };
+    // INVARIANT: `info` is the request's (by the caller).
+    let req = Request {
+        info,
+        _p: PhantomData,
     };
     // SAFETY: `genlmsg_new` allocates a buffer; `doit` runs in process context.
     let Some(skb) =
@@ -302,7 +400,7 @@ unsafe fn doit(
         return ENOMEM.to_errno();
     };
     // SAFETY: `skb` is new and empty; `info` is the request's (by the caller).
-    let hdr = unsafe { sys::vigil_genl_reply_put(skb.as_ptr(), info) };
+    let hdr = unsafe { sys::vigil_genl_reply_put(skb.as_ptr(), info.as_ptr()) };
     let filled = match NonNull::new(hdr) {
         // INVARIANT: `hdr` heads the only message of `skb`, which we own.
         Some(hdr) => {
@@ -311,7 +409,8 @@ unsafe fn doit(
                 hdr,
                 _skb: PhantomData,
             };
-            let r = fill(control, &mut msg);
+            // SAFETY: `ops.ctx` is live while the family is registered (`Ops` invariant).
+            let r = unsafe { (ops.config)(ops.ctx, &req, &mut msg) };
             if r.is_ok() {
                 msg.finish();
             }
@@ -321,7 +420,7 @@ unsafe fn doit(
     };
     match filled {
         // SAFETY: `skb` holds the finished reply to `info`; `genlmsg_reply` takes it over.
-        Ok(()) => unsafe { sys::vigil_genl_reply(skb.as_ptr(), info) },
+        Ok(()) => unsafe { sys::vigil_genl_reply(skb.as_ptr(), info.as_ptr()) },
         Err(e) => {
             // SAFETY: `skb` is ours and nothing else refers to it.
             unsafe { sys::nlmsg_free(skb.as_ptr()) };
@@ -343,7 +442,7 @@ pub(crate) unsafe extern "C" fn vigil_nl_stage_stats_get_dumpit(
     cb: *mut sys::netlink_callback,
 ) -> ffi::c_int {
     // SAFETY: called as a dump callback (function safety requirement).
-    unsafe { dumpit(skb, cb, netlink::stage_stats) }
+    unsafe { dumpit(skb, cb, DumpOp::StageStats) }
 }
 
 /// `latency-get` dump.
@@ -357,7 +456,7 @@ pub(crate) unsafe extern "C" fn vigil_nl_latency_get_dumpit(
     cb: *mut sys::netlink_callback,
 ) -> ffi::c_int {
     // SAFETY: called as a dump callback (function safety requirement).
-    unsafe { dumpit(skb, cb, netlink::latency) }
+    unsafe { dumpit(skb, cb, DumpOp::Latency) }
 }
 
 /// `lane-get` dump.
@@ -371,7 +470,7 @@ pub(crate) unsafe extern "C" fn vigil_nl_lane_get_dumpit(
     cb: *mut sys::netlink_callback,
 ) -> ffi::c_int {
     // SAFETY: called as a dump callback (function safety requirement).
-    unsafe { dumpit(skb, cb, netlink::lanes) }
+    unsafe { dumpit(skb, cb, DumpOp::Lanes) }
 }
 
 /// `config-get` do.
@@ -385,15 +484,29 @@ pub(crate) unsafe extern "C" fn vigil_nl_config_get_doit(
     info: *mut sys::genl_info,
 ) -> ffi::c_int {
     // SAFETY: called as a `doit` callback (function safety requirement).
-    unsafe { doit(info, netlink::config) }
+    unsafe { doit(info) }
 }
 
-/// Runs dump `fill` over `control` as netlink would, into buffers of `size` bytes until it is
+/// `config-get` dump.
+///
+/// # Safety
+///
+/// Called by generic netlink as a dump callback.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn vigil_nl_config_get_dumpit(
+    skb: *mut sys::sk_buff,
+    cb: *mut sys::netlink_callback,
+) -> ffi::c_int {
+    // SAFETY: called as a dump callback (function safety requirement).
+    unsafe { dumpit(skb, cb, DumpOp::Config) }
+}
+
+/// Runs dump `op` of `family` as netlink would, into buffers of `size` bytes until it is
 /// done, and hands each buffer's bytes to `check`. `EOVERFLOW` after 64 buffers.
 #[cfg(CONFIG_KUNIT)]
-pub(crate) fn dump_for_test(
-    control: &Control,
-    fill: fn(&Control, &mut Dump<'_>) -> Result,
+pub(crate) fn dump_for_test<T: Family>(
+    family: &T,
+    op: DumpOp,
     size: u32,
     mut check: impl FnMut(&[u8]) -> Result,
 ) -> Result<usize> {
@@ -410,7 +523,7 @@ pub(crate) fn dump_for_test(
         // SAFETY: `out` and `cb` are valid for the call; `cb.skb` is a buffer whose control
         // block is zeroed (port 0) and `cb.nlh` a header, as netlink's would be.
         let mut dump = unsafe { Dump::from_raw(out.as_ref().as_ptr(), &mut cb) }.ok_or(EINVAL)?;
-        let r = fill(control, &mut dump);
+        let r = family.dump(op, &mut dump);
         let mut bytes = KVec::from_elem(0u8, out.as_ref().len(), GFP_KERNEL)?;
         let _ = out.as_ref().peek(&mut bytes);
         check(&bytes)?;

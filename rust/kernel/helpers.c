@@ -251,6 +251,13 @@ int vigil_genl_reply(struct sk_buff *skb, struct genl_info *info)
 	return genlmsg_reply(skb, info);
 }
 
+ssize_t vigil_genl_attr_str(const struct genl_info *info, int attrtype, char *buf, size_t size)
+{
+	if (!info->attrs || !info->attrs[attrtype])
+		return -ENOENT;
+	return nla_strscpy(buf, info->attrs[attrtype], size);
+}
+
 struct nlattr *vigil_nla_nest_start(struct sk_buff *skb, int attrtype)
 {
 	return nla_nest_start(skb, attrtype);

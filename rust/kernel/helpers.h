@@ -59,6 +59,9 @@ void vigil_local_bh_enable(void);
 void *vigil_genl_dump_put(struct sk_buff *skb, struct netlink_callback *cb, u8 cmd);
 void *vigil_genl_reply_put(struct sk_buff *skb, const struct genl_info *info);
 int vigil_genl_reply(struct sk_buff *skb, struct genl_info *info);
+/* String attribute `attrtype` of a request into `buf` (NUL-terminated): its length, -ENOENT if
+ * absent, -E2BIG if truncated. */
+ssize_t vigil_genl_attr_str(const struct genl_info *info, int attrtype, char *buf, size_t size);
 struct nlattr *vigil_nla_nest_start(struct sk_buff *skb, int attrtype);
 void vigil_nla_nest_end(struct sk_buff *skb, struct nlattr *start);
 void vigil_nla_nest_cancel(struct sk_buff *skb, struct nlattr *start);

@@ -11,6 +11,11 @@
 
 #include <uapi/linux/vigil.h>
 
+/* VIGIL_CMD_CONFIG_GET - do */
+static const struct nla_policy vigil_config_get_nl_policy[VIGIL_A_CONFIG_PIPELINE + 1] = {
+	[VIGIL_A_CONFIG_PIPELINE] = { .type = NLA_NUL_STRING, },
+};
+
 /* Ops table for vigil */
 static const struct genl_split_ops vigil_nl_ops[] = {
 	{
@@ -29,9 +34,16 @@ static const struct genl_split_ops vigil_nl_ops[] = {
 		.flags	= GENL_CMD_CAP_DUMP,
 	},
 	{
+		.cmd		= VIGIL_CMD_CONFIG_GET,
+		.doit		= vigil_nl_config_get_doit,
+		.policy		= vigil_config_get_nl_policy,
+		.maxattr	= VIGIL_A_CONFIG_PIPELINE,
+		.flags		= GENL_CMD_CAP_DO,
+	},
+	{
 		.cmd	= VIGIL_CMD_CONFIG_GET,
-		.doit	= vigil_nl_config_get_doit,
-		.flags	= GENL_CMD_CAP_DO,
+		.dumpit	= vigil_nl_config_get_dumpit,
+		.flags	= GENL_CMD_CAP_DUMP,
 	},
 };
 

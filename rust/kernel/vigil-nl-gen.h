@@ -18,6 +18,8 @@ int vigil_nl_latency_get_dumpit(struct sk_buff *skb,
 				struct netlink_callback *cb);
 int vigil_nl_lane_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb);
 int vigil_nl_config_get_doit(struct sk_buff *skb, struct genl_info *info);
+int vigil_nl_config_get_dumpit(struct sk_buff *skb,
+			       struct netlink_callback *cb);
 
 extern struct genl_family vigil_nl_family;
 

@@ -73,12 +73,32 @@ for k, attr in (("entered", "entered"), ("delivered", "delivered"),
                 ("dropped", "dropped"), ("in_flight", "in-flight")):
     assert sum(l[attr] for l in lanes) == counters[k], (k, lanes)
 
+# Every row names its pipeline: here only the default one ran.
+assert {r["pipeline"] for r in stages + latency + lanes} == {"default"}
+
 # vigil stats reads the same dumps through its own netlink code.
 stats = json.loads(subprocess.run([vigil, "stats", "--json"], check=True,
                                   capture_output=True, text=True).stdout)
-assert [{k.replace("-", "_"): v for k, v in r.items()} for r in stages] == stats["stages"]
+assert [{k.replace("-", "_"): v for k, v in r.items() if k != "pipeline"}
+        for r in stages] == stats["stages"]
 assert [(h["stage"], h["bucket"]) for h in latency] == \
     [(h["stage"], h["buckets"]) for h in stats["latency"]]
+
+# config-get: one pipeline's by name, or every pipeline's as a dump, in order.
+open("/sys/kernel/vigil/pipelines", "w").write("+nl\n")
+try:
+    every = ynl.dump("config-get", {})
+    assert [c["pipeline"] for c in every] == ["default", "nl"], every
+    nl = ynl.do("config-get", {"pipeline": "nl"})
+    assert nl["pipeline"] == "nl" and nl["enabled"] == 0 and nl["stages"] == 3, nl
+    assert nl["netns-quota"] == config["netns-quota"], nl
+    try:
+        ynl.do("config-get", {"pipeline": "none"})
+        raise AssertionError("config-get of a pipeline that does not exist")
+    except Exception as e:
+        assert "No such file" in str(e) or "-2" in str(e) or "ENOENT" in str(e), e
+finally:
+    open("/sys/kernel/vigil/pipelines", "w").write("-nl\n")
 print("dumps agree with sysfs, vigil stats and each other; config-get with the settings")
 PY
 

@@ -21,9 +21,19 @@ const VERSION: u8 = 1;
 /// numbers them; a test reads that header to check them.
 const CMD_STAGE_STATS_GET: u8 = 1;
 const CMD_LATENCY_GET: u8 = 2;
-/// The stage-stats attributes are numbered from 1 in the order of [`STAGE_COLUMNS`].
+/// The stage-stats attributes are numbered from 1 in the order of [`STAGE_COLUMNS`], then the
+/// pipeline's name.
+const A_STAGE_STATS_PIPELINE: u16 = STAGE_COLUMNS.len() as u16 + 1;
 const A_LATENCY_STAGE: u16 = 1;
 const A_LATENCY_BUCKET: u16 = 2;
+const A_LATENCY_PIPELINE: u16 = 3;
+
+/// Whether a message names pipeline `name` in attribute `attr` (a NUL-terminated string).
+fn of_pipeline(attrs: &Attrs, attr: u16, name: &str) -> bool {
+    attrs.iter().any(|(ty, payload)| {
+        *ty == attr && payload.split(|&b| b == 0).next() == Some(name.as_bytes())
+    })
+}
 
 /// One message's attributes: type and payload.
 type Attrs = Vec<(u16, Vec<u8>)>;
@@ -84,18 +94,21 @@ impl Genl {
         Ok(out)
     }
 
-    /// The per-stage per-CPU rows, in the order of [`STAGE_COLUMNS`].
-    pub fn stage_rows(&mut self) -> Result<Vec<StageRow>, String> {
+    /// Pipeline `pipeline`'s per-stage per-CPU rows, in the order of [`STAGE_COLUMNS`].
+    pub fn stage_rows(&mut self, pipeline: &str) -> Result<Vec<StageRow>, String> {
         self.dump(CMD_STAGE_STATS_GET)?
             .iter()
+            .filter(|m| of_pipeline(m, A_STAGE_STATS_PIPELINE, pipeline))
             .map(stage_row)
             .collect()
     }
 
-    /// Per stage that handled packets: the stage and its histogram counts.
-    pub fn latency(&mut self) -> Result<Vec<(u64, Vec<u64>)>, String> {
+    /// Per stage of pipeline `pipeline` that handled packets: the stage and its histogram
+    /// counts.
+    pub fn latency(&mut self, pipeline: &str) -> Result<Vec<(u64, Vec<u64>)>, String> {
         self.dump(CMD_LATENCY_GET)?
             .iter()
+            .filter(|m| of_pipeline(m, A_LATENCY_PIPELINE, pipeline))
             .map(latency_row)
             .collect()
     }
@@ -186,6 +199,14 @@ mod tests {
             enumerator("VIGIL_A_LATENCY_BUCKET"),
             Some(A_LATENCY_BUCKET.into())
         );
+        assert_eq!(
+            enumerator("VIGIL_A_LATENCY_PIPELINE"),
+            Some(A_LATENCY_PIPELINE.into())
+        );
+        assert_eq!(
+            enumerator("VIGIL_A_STAGE_STATS_PIPELINE"),
+            Some(A_STAGE_STATS_PIPELINE.into())
+        );
         for (i, column) in STAGE_COLUMNS.iter().enumerate() {
             let name = format!("VIGIL_A_STAGE_STATS_{}", column.to_uppercase());
             assert_eq!(enumerator(&name), Some(i as u64 + 1), "{name}");
@@ -219,5 +240,11 @@ mod tests {
         assert_eq!((stage, counts.len(), counts[39]), (2, BUCKETS, 39));
         lat.pop();
         assert!(latency_row(&lat).is_err());
+
+        // Messages are told apart by the pipeline they name.
+        lat.push((A_LATENCY_PIPELINE, b"web\0".to_vec()));
+        assert!(of_pipeline(&lat, A_LATENCY_PIPELINE, "web"));
+        assert!(!of_pipeline(&lat, A_LATENCY_PIPELINE, "default"));
+        assert!(!of_pipeline(&lat, A_LATENCY_PIPELINE, "we"));
     }
 }

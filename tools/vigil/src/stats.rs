@@ -12,6 +12,7 @@ use crate::json;
 use crate::sysfs::Sysfs;
 use std::time::Duration;
 use vigil_core::histogram::{bucket_high, quantile_bucket};
+use vigil_core::pipelines::DEFAULT_PIPELINE;
 
 /// The columns of the stage table: the attributes of the family's `stage-stats-get`, in order.
 pub const STAGE_COLUMNS: [&str; 13] = [
@@ -90,8 +91,8 @@ pub fn read(sysfs: &Sysfs) -> Result<Snapshot, String> {
     Ok(Snapshot {
         totals,
         drops,
-        stages: genl.stage_rows()?,
-        latency: genl.latency()?,
+        stages: genl.stage_rows(DEFAULT_PIPELINE)?,
+        latency: genl.latency(DEFAULT_PIPELINE)?,
     })
 }
 
