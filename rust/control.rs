@@ -7,7 +7,12 @@
 //! replaces it without reordering a flow, and touches no other pipeline.
 
 use crate::{
-    config::Config,
+    allocator::{
+        add_cpu, remove_cpu, Allocator, Pool, Reason as AllocReason, Settings as AllocSettings,
+        StageLoad,
+    },
+    clock::now_ns,
+    config::{Config, TextBuf, MAX_CPUS, MAX_STAGES},
     files::PipelineDirs,
     netfilter::Registration,
     ops::Match,
@@ -17,11 +22,13 @@ use crate::{
     seen::SeenCounter,
     stats::{Held, Stats},
     sysfs::Parent,
+    workqueue::Periodic,
 };
+use core::fmt::Write;
 use kernel::{
     new_mutex,
     prelude::*,
-    sync::{Arc, Mutex},
+    sync::{atomic::Relaxed, Arc, Mutex},
 };
 
 /// The errno of a refused value.
@@ -29,6 +36,46 @@ pub(crate) fn errno(e: ParseError) -> Error {
     match e {
         ParseError::Invalid => EINVAL,
         ParseError::OutOfRange => ERANGE,
+    }
+}
+
+/// What the allocator remembers of a pipeline between rounds.
+struct Allocation {
+    allocator: Allocator,
+    /// Each stage's busy time (summed over CPUs) at the last round.
+    last_busy: [u64; MAX_STAGES],
+    last_ns: u64,
+}
+
+impl Allocation {
+    fn new(busy: [u64; MAX_STAGES], now: u64) -> core::result::Result<Self, ParseError> {
+        Ok(Self {
+            allocator: Allocator::new(AllocSettings::DEFAULT)?,
+            last_busy: busy,
+            last_ns: now,
+        })
+    }
+}
+
+/// Each stage's busy time so far, summed over CPUs (0 past `stages`).
+fn busy_by_stage(stats: &Stats, stages: usize) -> [u64; MAX_STAGES] {
+    let mut busy = [0; MAX_STAGES];
+    for (k, b) in busy.iter_mut().enumerate().take(stages) {
+        *b = (0..stats.nr_cpus() as u32)
+            .map(|cpu| stats.stage(k, cpu).busy_ns.load(Relaxed))
+            .sum();
+    }
+    busy
+}
+
+/// How often the allocator runs.
+pub(crate) fn allocation_period_ms() -> u32 {
+    (AllocSettings::DEFAULT.interval_ns / 1_000_000) as u32
+}
+
+impl Periodic for Control {
+    fn tick(&self) {
+        self.allocate();
     }
 }
 
@@ -49,6 +96,11 @@ struct Slot {
     cfg: Config,
     stats: Arc<Stats>,
     running: Option<Pipeline>,
+    /// Stages whose CPUs were written by hand (bit `k`: stage `k`): the allocator leaves them
+    /// alone. Turning `allocate` on clears them.
+    pinned: u8,
+    /// While the allocator sizes this pipeline: what it remembers.
+    allocation: Option<Allocation>,
     /// Its directory under `pipeline/`; none for the default pipeline, whose files are the
     /// top-level ones.
     dirs: Option<PipelineDirs>,
@@ -114,6 +166,8 @@ impl Control {
                 cfg: Config::defaults(nr).map_err(errno)?,
                 stats: Arc::new(Stats::with_held(nr as usize, held.clone())?, GFP_KERNEL)?,
                 running: None,
+                pinned: 0,
+                allocation: None,
                 dirs: None,
             },
             GFP_KERNEL,
@@ -258,11 +312,124 @@ impl Control {
             old.stop(0);
         }
         slot.running = next;
+        if cfg.pipeline.allocate && !slot.cfg.pipeline.allocate {
+            // The allocator starts afresh, every stage its to size.
+            slot.pinned = 0;
+        }
+        if !(cfg.enabled && cfg.pipeline.allocate) {
+            slot.allocation = None;
+        }
         slot.cfg = cfg;
         if state.slots.iter().all(|s| s.running.is_none()) {
             state.seen = None;
         }
         Ok(())
+    }
+
+    /// Marks stage `stage` of pipeline `name` as pinned: its CPUs were written by hand.
+    pub(crate) fn pin(&self, name: &Name, stage: usize) -> Result {
+        let mut state = self.state.lock();
+        let index = state.index(name)?;
+        state.slots[index].pinned |= 1 << stage;
+        Ok(())
+    }
+
+    /// One round of the CPU allocator, for every pipeline it sizes: measures each stage's
+    /// busy time since the last round, decides, and replaces the pipelines whose stages gain
+    /// or lose a CPU (held, without reordering a flow, as any change). Each change is counted
+    /// and logged.
+    fn allocate(&self) {
+        let mut state = self.state.lock();
+        let now = now_ns();
+        let mut holders = [0u32; MAX_CPUS as usize];
+        for slot in state.slots.iter().filter(|s| s.running.is_some()) {
+            let p = &slot.cfg.pipeline;
+            for stage in &p.stage[..p.stages] {
+                for (cpu, n) in holders.iter_mut().enumerate() {
+                    *n += u32::from(stage.cpus.0 & (1 << cpu) != 0);
+                }
+            }
+        }
+        for index in 0..state.slots.len() {
+            let slot = &mut state.slots[index];
+            let cfg = slot.cfg;
+            if slot.running.is_none() || !cfg.pipeline.allocate {
+                continue;
+            }
+            let busy = busy_by_stage(&slot.stats, cfg.pipeline.stages);
+            let Some(alloc) = &mut slot.allocation else {
+                // The first round only takes the measure.
+                slot.allocation = Allocation::new(busy, now).ok();
+                continue;
+            };
+            let elapsed = now.saturating_sub(alloc.last_ns);
+            let mut loads = [StageLoad {
+                busy_ns: 0,
+                cpus: 1,
+                pinned: true,
+            }; MAX_STAGES];
+            for (k, load) in loads.iter_mut().enumerate().take(cfg.pipeline.stages) {
+                *load = StageLoad {
+                    busy_ns: busy[k].saturating_sub(alloc.last_busy[k]),
+                    cpus: cfg.pipeline.stage[k].cpus.len() as u32,
+                    pinned: slot.pinned & (1 << k) != 0,
+                };
+            }
+            alloc.last_busy = busy;
+            alloc.last_ns = now;
+            let pool = cfg.pipeline.cpu_pool;
+            let free = (0..MAX_CPUS)
+                .filter(|&c| pool.0 & (1 << c) != 0 && holders[c as usize] == 0)
+                .count() as u32;
+            let changes = alloc.allocator.decide(
+                &loads[..cfg.pipeline.stages],
+                elapsed,
+                Pool {
+                    size: pool.len() as u32,
+                    free,
+                },
+            );
+            let mut next = cfg;
+            for change in changes.as_slice() {
+                let stage = &mut next.pipeline.stage[change.stage];
+                let cpus = match change.reason {
+                    AllocReason::AboveHighWater => add_cpu(stage.cpus, pool, &holders),
+                    AllocReason::BelowLowWater => remove_cpu(stage.cpus),
+                    AllocReason::PoolEmpty => None,
+                };
+                slot.stats.count_allocation(change.reason);
+                let before = stage.cpus;
+                if let Some(cpus) = cpus {
+                    for (cpu, n) in holders.iter_mut().enumerate() {
+                        let bit = 1u64 << cpu;
+                        match (before.0 & bit != 0, cpus.0 & bit != 0) {
+                            (false, true) => *n += 1,
+                            (true, false) => *n = n.saturating_sub(1),
+                            _ => {}
+                        }
+                    }
+                    stage.cpus = cpus;
+                }
+                let (mut was, mut now_cpus) = (TextBuf::default(), TextBuf::default());
+                let _ = write!(was, "{before}");
+                let _ = write!(now_cpus, "{}", stage.cpus);
+                pr_info!(
+                    "vigil: pipeline {} stage {}: {} ({} per mille busy): cpus {} -> {}\n",
+                    slot.name.as_str(),
+                    change.stage,
+                    change.reason.name(),
+                    loads[change.stage].busy_permille(elapsed),
+                    was.as_str(),
+                    now_cpus.as_str()
+                );
+            }
+            if next != cfg {
+                if let Err(e) = Self::replace(&mut state, index, next) {
+                    pr_warn!("vigil: the allocator could not resize a pipeline: {e:?}\n");
+                }
+            }
+        }
+        state.publish();
     }
 
     /// Applies a write to `pipelines`: adds, removes or reorders pipelines. A removed
@@ -316,6 +483,8 @@ impl Control {
                 cfg,
                 stats,
                 running: None,
+                pinned: 0,
+                allocation: None,
                 dirs,
             },
             GFP_KERNEL,
@@ -346,6 +515,69 @@ impl Control {
         };
         drop(dirs);
         drop(parent);
+        Ok(())
+    }
+}
+
+#[kunit_tests(vigil_control)]
+mod tests {
+    use super::*;
+    use crate::{
+        abi::{Key, Value},
+        config::CpuList,
+    };
+
+    /// Adds `ns` of busy time to stage `stage` (on CPU 0).
+    fn work(c: &Control, stage: usize, ns: u64) -> Result {
+        let stats = c.stats(&Name::default_pipeline())?;
+        stats.stage(stage, 0).busy_ns.add(ns, Relaxed);
+        Ok(())
+    }
+
+    fn cpus(c: &Control, stage: usize) -> Result<CpuList> {
+        Ok(c.config(&Name::default_pipeline())?.pipeline.stage[stage].cpus)
+    }
+
+    #[test]
+    fn the_allocator_grows_a_busy_stage_and_shrinks_it_when_idle() -> Result {
+        let c = Arc::pin_init(Control::new(2)?, GFP_KERNEL)?;
+        let name = Name::default_pipeline();
+        let set = |key, stage, v| c.update(&name, |cfg| cfg.apply(key, stage, v).map_err(errno));
+        // Two stages, both on CPU 0: CPU 1 is free in the pool (0-1).
+        set(Key::Stages, 0, Value::Number(2))?;
+        set(Key::Cpus, 1, Value::Cpus(CpuList(1)))?;
+        set(Key::Ops, 0, Value::Ops(crate::ops::Ops(0)))?;
+        set(Key::Allocate, 0, Value::Flag(true))?;
+        set(Key::Enabled, 0, Value::Flag(true))?;
+        let s = AllocSettings::DEFAULT;
+        // The first round takes the measure; then stage 1 is busy beyond its CPU each round
+        // (its busy time counted as ten seconds a round): it gains CPU 1 after `hysteresis`.
+        c.allocate();
+        for _ in 0..s.hysteresis {
+            work(&c, 1, 10_000_000_000)?;
+            c.allocate();
+        }
+        let grown = cpus(&c, 1)?;
+        let stats = c.stats(&name)?;
+        let added = stats.allocations(AllocReason::AboveHighWater);
+        // Idle: it gives the CPU back after the cool-down and `hysteresis` rounds below.
+        for _ in 0..s.cooldown + s.hysteresis + 1 {
+            c.allocate();
+        }
+        let shrunk = cpus(&c, 1)?;
+        let removed = stats.allocations(AllocReason::BelowLowWater);
+        // A stage written by hand is pinned: the busy one here is left alone.
+        set(Key::Cpus, 0, Value::Cpus(CpuList(1)))?;
+        c.pin(&name, 0)?;
+        for _ in 0..s.hysteresis + 1 {
+            work(&c, 0, 10_000_000_000)?;
+            c.allocate();
+        }
+        let pinned = cpus(&c, 0)?;
+        set(Key::Enabled, 0, Value::Flag(false))?;
+        assert_eq!((grown, added), (CpuList(0b11), 1));
+        assert_eq!((shrunk, removed), (CpuList(1), 1));
+        assert_eq!(pinned, CpuList(1));
         Ok(())
     }
 }

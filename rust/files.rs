@@ -6,7 +6,8 @@
 //! (`abi::SETTINGS`), the counters' from `abi::COUNTERS`.
 
 use crate::{
-    abi::{Counter, Scope, COUNTERS, SETTINGS},
+    abi::{Counter, Key, Scope, COUNTERS, SETTINGS},
+    allocator::Reason as AllocReason,
     config::MAX_STAGES,
     control::{errno, Control},
     parse,
@@ -70,7 +71,15 @@ fn store_setting(c: &Control, name: &Name, i: usize, stage: usize, input: &[u8])
     let apply = |cfg: &mut crate::config::Config| cfg.apply(s.key, stage, v).map_err(errno);
     match s.scope {
         Scope::Global => c.update_global(apply),
-        Scope::Pipeline | Scope::Stage => c.update(name, apply),
+        Scope::Pipeline => c.update(name, apply),
+        Scope::Stage => {
+            c.update(name, apply)?;
+            // CPUs written by hand pin the stage: the allocator leaves it alone.
+            match s.key {
+                Key::Cpus => c.pin(name, stage),
+                _ => Ok(()),
+            }
+        }
     }
 }
 
@@ -118,6 +127,9 @@ fn show_counter(p: &PipelineRef, i: usize, buf: &mut ShowBuf<'_>) -> Result {
         Counter::HeldBytes => p.control.held().bytes(),
         Counter::SkippedBridged => stats.skipped(Skip::Bridged),
         Counter::SkippedL3mdev => stats.skipped(Skip::L3mdev),
+        Counter::CpusAdded => stats.allocations(AllocReason::AboveHighWater),
+        Counter::CpusRemoved => stats.allocations(AllocReason::BelowLowWater),
+        Counter::PoolEmpty => stats.allocations(AllocReason::PoolEmpty),
     };
     sysfs_emit!(buf, "{v}\n")
 }

@@ -548,6 +548,7 @@ impl NapiHandler for Stage {
         // not meet its first empty poll with a stale time, which would end its window early.
         if done > 0 {
             self.last_work_ns.store(now, Relaxed);
+            stats.busy_ns.add(now.saturating_sub(start), Relaxed);
         }
         if done == budget {
             return (done, true);
@@ -929,6 +930,8 @@ mod tests {
             netns_quota: 1 << 20,
             max_held_packets: 1 << 20,
             max_held_bytes: 1 << 30,
+            cpu_pool: all,
+            allocate: false,
         }
     }
 

@@ -2,7 +2,10 @@
 
 //! Counters: packets seen, per-lane accounting, per-stage per-CPU statistics.
 
-use crate::{config::MAX_STAGES, histogram::BUCKETS, napi::current_cpu, policy::Reason, sys};
+use crate::{
+    allocator::Reason as AllocReason, config::MAX_STAGES, histogram::BUCKETS, napi::current_cpu,
+    policy::Reason, sys,
+};
 use kernel::{
     prelude::*,
     sync::{
@@ -190,6 +193,8 @@ pub(crate) struct StageStats {
     pub(crate) polls: Atomic<u64>,
     pub(crate) empty_polls: Atomic<u64>,
     pub(crate) empty_poll_ns: Atomic<u64>,
+    /// Time spent in polls that handled packets: what the CPU allocator reads.
+    pub(crate) busy_ns: Atomic<u64>,
     pub(crate) reschedules: [Atomic<u64>; Reason::ALL.len()],
     pub(crate) completions: Atomic<u64>,
     pub(crate) wakeups_sent: Atomic<u64>,
@@ -205,6 +210,7 @@ impl StageStats {
             polls: Atomic::new(0),
             empty_polls: Atomic::new(0),
             empty_poll_ns: Atomic::new(0),
+            busy_ns: Atomic::new(0),
             reschedules: zeroes(),
             completions: Atomic::new(0),
             wakeups_sent: Atomic::new(0),
@@ -219,6 +225,7 @@ impl StageStats {
             &self.polls,
             &self.empty_polls,
             &self.empty_poll_ns,
+            &self.busy_ns,
             &self.completions,
             &self.wakeups_sent,
             &self.wakeups_received,
@@ -342,6 +349,8 @@ pub(crate) struct Stats {
     /// leaves it).
     pub(crate) held: Arc<Held>,
     skipped: [Atomic<u64>; Skip::ALL.len()],
+    /// The allocator's changes, by reason (`allocator::Reason::index`).
+    allocations: [Atomic<u64>; AllocReason::ALL.len()],
     lanes: KVec<LaneTotals>,
     /// `[stage][cpu]`, flattened.
     stages: KVVec<StageStats>,
@@ -369,6 +378,7 @@ impl Stats {
             seen: PerCpuCounter::new(nr_cpus)?,
             held,
             skipped: zeroes(),
+            allocations: zeroes(),
             lanes,
             stages,
             nr_cpus,
@@ -378,6 +388,16 @@ impl Stats {
     /// Packets seen so far.
     pub(crate) fn seen(&self) -> u64 {
         self.seen.sum()
+    }
+
+    /// Counts one of the allocator's changes.
+    pub(crate) fn count_allocation(&self, why: AllocReason) {
+        inc(&self.allocations[why.index()]);
+    }
+
+    /// The allocator's changes for `why`.
+    pub(crate) fn allocations(&self, why: AllocReason) -> u64 {
+        self.allocations[why.index()].load(Relaxed)
     }
 
     /// Counts a packet let pass for `why`.
@@ -419,7 +439,7 @@ impl Stats {
     /// next quiet moment on.
     pub(crate) fn reset(&self) {
         self.seen.reset();
-        for c in &self.skipped {
+        for c in Iterator::chain(self.skipped.iter(), &self.allocations) {
             c.store(0, Relaxed);
         }
         for lane in &self.lanes {

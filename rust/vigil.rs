@@ -22,7 +22,7 @@ mod seen;
 mod stats;
 
 // Each layer's modules by their own names, as the files refer to them (`crate::netfilter`).
-use kapi::{clock, genetlink, napi, netdevice, netfilter, skb, sys, sysfs};
+use kapi::{clock, genetlink, napi, netdevice, netfilter, skb, sys, sysfs, workqueue};
 pub use shared::{abi, allocator, config, headers, histogram, ops, parse, pipelines, policy};
 
 use control::Control;
@@ -50,6 +50,8 @@ pub(crate) const VERSION: &str = "0.2.0";
 #[pin_data]
 struct Vigil {
     _netlink: genetlink::Registration<Control>,
+    #[pin]
+    _allocator: workqueue::Ticker<Control>,
     _teardown: Teardown,
     _pipeline_dir: Dir<PipelineRef>,
     _root: PipelineDirs,
@@ -83,6 +85,7 @@ impl kernel::InPlaceModule for Vigil {
             let netlink = genetlink::Registration::new(control.clone())?;
             Ok(try_pin_init!(Self {
                 _netlink: netlink,
+                _allocator <- workqueue::Ticker::new(control.clone(), control::allocation_period_ms()),
                 _teardown: Teardown(control.clone()),
                 _pipeline_dir: pipeline_dir,
                 _root: root,

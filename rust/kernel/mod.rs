@@ -11,3 +11,4 @@ pub(crate) mod netfilter;
 pub(crate) mod skb;
 pub(crate) mod sys;
 pub(crate) mod sysfs;
+pub(crate) mod workqueue;

@@ -99,6 +99,10 @@ pub enum Key {
     MaxHeldPackets,
     /// The most bytes held.
     MaxHeldBytes,
+    /// The CPUs the allocator hands out.
+    CpuPool,
+    /// Whether the allocator sizes the pipeline's stages.
+    Allocate,
     /// A stage's CPUs.
     Cpus,
     /// A stage's operations.
@@ -116,6 +120,8 @@ pub enum Default {
     CpuOfStage,
     /// `parse` on stage 0, `rules` on stage 1, `none` on the others.
     OpsOfStage,
+    /// Every CPU.
+    AllCpus,
 }
 
 impl Default {
@@ -124,6 +130,10 @@ impl Default {
         match self {
             Default::Is(text) => out.write_str(text),
             Default::CpuOfStage => write!(out, "{}", stage as u32 % nr_cpus.max(1)),
+            Default::AllCpus => match nr_cpus.max(1) {
+                1 => out.write_str("0"),
+                n => write!(out, "0-{}", n - 1),
+            },
             Default::OpsOfStage => out.write_str(match stage {
                 0 => "parse",
                 1 => "rules",
@@ -141,6 +151,7 @@ impl fmt::Display for Default {
             Default::Is(text) => f.write_str(text),
             Default::CpuOfStage => f.write_str("CPU N mod the CPU count"),
             Default::OpsOfStage => f.write_str("parse, rules, then none"),
+            Default::AllCpus => f.write_str("all CPUs"),
         }
     }
 }
@@ -339,7 +350,7 @@ const fn number(min: u64, max: u64) -> Kind {
 }
 
 /// Every setting, in the order `vigil status` lists them and the files are created.
-pub static SETTINGS: [Setting; 17] = [
+pub static SETTINGS: [Setting; 19] = [
     Setting {
         key: Key::Enabled,
         name: c"enabled",
@@ -453,6 +464,22 @@ pub static SETTINGS: [Setting; 17] = [
         meaning: "the most bytes of packet data held at once",
     },
     Setting {
+        key: Key::CpuPool,
+        name: c"cpu_pool",
+        scope: Scope::Global,
+        kind: Kind::Cpus,
+        default: Default::AllCpus,
+        meaning: "the CPUs the allocator hands to stages",
+    },
+    Setting {
+        key: Key::Allocate,
+        name: c"allocate",
+        scope: Scope::Pipeline,
+        kind: Kind::Flag,
+        default: Default::Is("0"),
+        meaning: "1: the allocator sizes the stages not pinned by hand",
+    },
+    Setting {
         key: Key::Cpus,
         name: c"cpus",
         scope: Scope::Stage,
@@ -499,6 +526,12 @@ pub enum Counter {
     SkippedBridged,
     /// VRF second passes let pass.
     SkippedL3mdev,
+    /// CPUs the allocator gave to stages.
+    CpusAdded,
+    /// CPUs the allocator took back.
+    CpusRemoved,
+    /// Times a stage wanted a CPU and the pool had none free.
+    PoolEmpty,
 }
 
 /// One counter file.
@@ -523,7 +556,7 @@ impl CounterFile {
 }
 
 /// Every single-value counter under `stats/`, in the order `vigil status` lists them.
-pub static COUNTERS: [CounterFile; 9] = [
+pub static COUNTERS: [CounterFile; 12] = [
     CounterFile {
         counter: Counter::Seen,
         name: c"seen",
@@ -577,6 +610,24 @@ pub static COUNTERS: [CounterFile; 9] = [
         name: c"skipped_l3mdev",
         scope: Scope::Pipeline,
         meaning: "VRF second prerouting passes let pass untaken",
+    },
+    CounterFile {
+        counter: Counter::CpusAdded,
+        name: c"cpus_added",
+        scope: Scope::Pipeline,
+        meaning: "CPUs the allocator gave to the pipeline's stages (above_high_water)",
+    },
+    CounterFile {
+        counter: Counter::CpusRemoved,
+        name: c"cpus_removed",
+        scope: Scope::Pipeline,
+        meaning: "CPUs the allocator took back (below_low_water)",
+    },
+    CounterFile {
+        counter: Counter::PoolEmpty,
+        name: c"pool_empty",
+        scope: Scope::Pipeline,
+        meaning: "times a stage wanted a CPU and the pool had none free",
     },
 ];
 

@@ -12,7 +12,7 @@
 //! Pure logic with no kernel dependency and no floating point: compiled into the module and
 //! into the host crate `tools/vigil-core`, where cargo tests it and the simulator runs it.
 
-use crate::config::MAX_STAGES;
+use crate::config::{CpuList, MAX_CPUS, MAX_STAGES};
 use crate::parse::ParseError;
 
 /// Why the allocator changed, or wanted to change, a stage's CPUs.
@@ -315,4 +315,29 @@ impl Allocator {
         }
         changes
     }
+}
+
+/// The CPUs of a stage after it gains one: the pool CPU it does not hold that the fewest
+/// stages hold (`holders[c]` stages hold CPU `c`), the lowest on a tie; `None` if it holds
+/// every pool CPU already.
+pub fn add_cpu(
+    stage: CpuList,
+    pool: CpuList,
+    holders: &[u32; MAX_CPUS as usize],
+) -> Option<CpuList> {
+    let candidates = pool.0 & !stage.0;
+    let best = (0..MAX_CPUS)
+        .filter(|&c| candidates & (1 << c) != 0)
+        .min_by_key(|&c| (holders[c as usize], c))?;
+    Some(CpuList(stage.0 | 1 << best))
+}
+
+/// The CPUs of a stage after it gives one back: its highest (the last it gained, when it
+/// gained them from the bottom); `None` if it holds one or none.
+pub fn remove_cpu(stage: CpuList) -> Option<CpuList> {
+    if stage.len() <= 1 {
+        return None;
+    }
+    let highest = 63 - stage.0.leading_zeros();
+    Some(CpuList(stage.0 & !(1 << highest)))
 }

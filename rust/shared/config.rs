@@ -196,6 +196,10 @@ pub struct PipelineConfig {
     pub max_held_packets: u64,
     /// The most bytes all pipelines together may hold.
     pub max_held_bytes: u64,
+    /// The CPUs the allocator hands out (global).
+    pub cpu_pool: CpuList,
+    /// Whether the allocator sizes the stages not pinned by hand.
+    pub allocate: bool,
 }
 
 /// Everything the administrator sets: one field per [`crate::abi::SETTINGS`] entry.
@@ -235,6 +239,8 @@ impl Config {
                 netns_quota: 1,
                 max_held_packets: 1,
                 max_held_bytes: 1,
+                cpu_pool: CpuList(1),
+                allocate: false,
             },
         };
         for s in &SETTINGS {
@@ -277,6 +283,8 @@ impl Config {
             (Key::NetnsQuota, Value::Number(n)) => p.netns_quota = n,
             (Key::MaxHeldPackets, Value::Number(n)) => p.max_held_packets = n,
             (Key::MaxHeldBytes, Value::Number(n)) => p.max_held_bytes = n,
+            (Key::CpuPool, Value::Cpus(cpus)) => p.cpu_pool = cpus,
+            (Key::Allocate, Value::Flag(on)) => p.allocate = on,
             (Key::Cpus, Value::Cpus(cpus)) => st.cpus = cpus,
             (Key::Ops, Value::Ops(ops)) => st.ops = ops,
             (Key::WorkNs, Value::Number(n)) => st.work_ns = n,
@@ -304,6 +312,8 @@ impl Config {
             Key::NetnsQuota => Value::Number(p.netns_quota),
             Key::MaxHeldPackets => Value::Number(p.max_held_packets),
             Key::MaxHeldBytes => Value::Number(p.max_held_bytes),
+            Key::CpuPool => Value::Cpus(p.cpu_pool),
+            Key::Allocate => Value::Flag(p.allocate),
             Key::Cpus => Value::Cpus(st.cpus),
             Key::Ops => Value::Ops(st.ops),
             Key::WorkNs => Value::Number(st.work_ns),
@@ -348,6 +358,8 @@ impl Config {
             Key::NetnsQuota => writeln!(out, "{}", p.netns_quota),
             Key::MaxHeldPackets => writeln!(out, "{}", p.max_held_packets),
             Key::MaxHeldBytes => writeln!(out, "{}", p.max_held_bytes),
+            Key::CpuPool => writeln!(out, "{}", p.cpu_pool),
+            Key::Allocate => writeln!(out, "{}", u8::from(p.allocate)),
             Key::Cpus => writeln!(out, "{}", st.cpus),
             Key::Ops => writeln!(out, "{}", st.ops),
             Key::WorkNs => writeln!(out, "{}", st.work_ns),
@@ -355,16 +367,23 @@ impl Config {
     }
 }
 
-/// A small stack buffer for a default's text (the longest is a few digits or a word).
+/// A small stack buffer that `write!` fills (a default's text, a CPU list for a log line);
+/// what does not fit is refused.
 #[derive(Default)]
-struct TextBuf {
+pub struct TextBuf {
     buf: [u8; 32],
     len: usize,
 }
 
 impl TextBuf {
-    fn as_bytes(&self) -> &[u8] {
+    /// What was written.
+    pub fn as_bytes(&self) -> &[u8] {
         &self.buf[..self.len]
+    }
+
+    /// What was written, as text (it is, as only `write_str` fills it).
+    pub fn as_str(&self) -> &str {
+        core::str::from_utf8(self.as_bytes()).unwrap_or("")
     }
 }
 

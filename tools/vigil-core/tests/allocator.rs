@@ -353,3 +353,24 @@ fn stages_past_the_limit_are_ignored() {
     assert_eq!(last.len(), MAX_STAGES);
     assert!(last.iter().all(|c| c.stage < MAX_STAGES));
 }
+
+#[test]
+fn a_growing_stage_takes_the_least_held_pool_cpu_and_gives_back_its_highest() {
+    use vigil_core::allocator::{add_cpu, remove_cpu};
+    use vigil_core::config::{CpuList, MAX_CPUS};
+    let pool = CpuList::parse(b"0-3", 64).unwrap();
+    let mut holders = [0u32; MAX_CPUS as usize];
+    holders[0] = 2;
+    holders[1] = 1;
+    holders[2] = 1;
+    // Stage on CPU 0: CPU 3 is held by nobody.
+    let grown = add_cpu(CpuList(1), pool, &holders).unwrap();
+    assert_eq!(grown.to_string(), "0,3");
+    holders[3] = 1;
+    // Then a tie at one holder each: the lowest.
+    assert_eq!(add_cpu(grown, pool, &holders).unwrap().to_string(), "0-1,3");
+    // Never outside the pool, never a CPU it holds.
+    assert_eq!(add_cpu(pool, pool, &holders), None);
+    assert_eq!(remove_cpu(grown).unwrap().to_string(), "0");
+    assert_eq!(remove_cpu(CpuList(1)), None);
+}

@@ -255,6 +255,7 @@ struct Receiver {
 impl Receiver {
     fn bind(addr: SocketAddr, flows: u32) -> Result<Self, String> {
         let socket = UdpSocket::bind(addr).map_err(|e| format!("bind {addr}: {e}"))?;
+        grow_receive_buffer(&socket);
         Ok(Self {
             socket,
             highest: vec![None; flows as usize],
@@ -304,8 +305,31 @@ impl Receiver {
     }
 }
 
-/// Linux's "no buffer space available" (`asm-generic/errno.h`); std names no `ErrorKind` for it.
-const ENOBUFS: i32 = 105;
+/// The receive buffer a receiver asks for: a second of datagrams at a high test rate, so that
+/// a receiver the machine starves for a while (softirq work on its CPU) loses none to its
+/// socket. Beyond `net.core.rmem_max` it takes privilege (`SO_RCVBUFFORCE`); without, the
+/// kernel's clamp to `rmem_max` stands.
+const RECEIVE_BUFFER: libc::c_int = 16 << 20;
+
+fn grow_receive_buffer(socket: &UdpSocket) {
+    use std::os::fd::AsRawFd;
+    let size = RECEIVE_BUFFER;
+    for option in [libc::SO_RCVBUFFORCE, libc::SO_RCVBUF] {
+        // SAFETY: a valid socket, and an option value of the size given.
+        let r = unsafe {
+            libc::setsockopt(
+                socket.as_raw_fd(),
+                libc::SOL_SOCKET,
+                option,
+                (&raw const size).cast(),
+                std::mem::size_of_val(&size) as libc::socklen_t,
+            )
+        };
+        if r == 0 {
+            return;
+        }
+    }
+}
 
 fn sender_sockets(opts: &Options) -> Result<Vec<UdpSocket>, String> {
     let any: SocketAddr = if opts.dst.is_ipv4() {
@@ -349,7 +373,7 @@ pub fn exchange(opts: &Options) -> Result<Report, String> {
             payload[12..20].copy_from_slice(&wall_ns().to_be_bytes());
             match tx[flow as usize].send_to(&payload, opts.dst) {
                 Ok(_) => report.sent += 1,
-                Err(e) if e.raw_os_error() == Some(ENOBUFS) => report.send_failed += 1,
+                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => report.send_failed += 1,
                 Err(e) => return Err(format!("send to {}: {e}", opts.dst)),
             }
             report.send_time = start.elapsed();
@@ -432,6 +456,32 @@ pub fn run(opts: &Options) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_receiver_asks_for_a_large_receive_buffer() {
+        use std::os::fd::AsRawFd;
+        let rx = Receiver::bind("127.0.0.1:0".parse().unwrap(), 1).unwrap();
+        let mut size: libc::c_int = 0;
+        let mut len = std::mem::size_of_val(&size) as libc::socklen_t;
+        // SAFETY: a valid socket, and room for the option's value.
+        let r = unsafe {
+            libc::getsockopt(
+                rx.socket.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUF,
+                (&raw mut size).cast(),
+                &mut len,
+            )
+        };
+        assert_eq!(r, 0);
+        // Past the default at least (all of it with privilege; rmem_max without).
+        let default: libc::c_int = std::fs::read_to_string("/proc/sys/net/core/rmem_default")
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(size > default, "{size} <= {default}");
+    }
+
     use super::*;
 
     fn parse(s: &str) -> Result<Options, clap::Error> {

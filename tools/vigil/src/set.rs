@@ -209,7 +209,8 @@ mod tests {
     #[test]
     fn defaults_come_from_the_table_and_pass_the_checks() {
         let d = defaults(2);
-        assert_eq!(d.len(), 14 + 3 * MAX_STAGES);
+        let top = SETTINGS.iter().filter(|s| s.scope.at_top()).count();
+        assert_eq!(d.len(), top + (SETTINGS.len() - top) * MAX_STAGES);
         assert_eq!((d[0].file.as_str(), d[0].value.as_str()), ("enabled", "0"));
         let find = |f: &str| d.iter().find(|s| s.file == f).unwrap().value.as_str();
         assert_eq!(find("policy"), "adaptive");
