@@ -7,8 +7,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use clap::{CommandFactory, Parser, Subcommand};
+use vigil_core::pipelines::DEFAULT_PIPELINE;
 
-use crate::{load, stats, sysfs};
+use crate::{load, pipeline, stats, sysfs};
 
 // `about` is the package's description, from Cargo.toml.
 #[derive(Debug, Parser)]
@@ -56,6 +57,18 @@ pub enum Command {
         /// the malformed-write tests send).
         #[arg(long)]
         malformed: bool,
+    },
+    /// Add, remove, list and reorder the pipelines.
+    #[command(long_about = format!(
+        "Add, remove, list and reorder the pipelines.\n\nA packet goes to the first pipeline, \
+         in this order, whose match fits. The pipeline \"{DEFAULT_PIPELINE}\" always exists; its \
+         files are at the top of the sysfs directory, and --pipeline {DEFAULT_PIPELINE} means \
+         them."
+    ))]
+    Pipeline {
+        /// What to do.
+        #[command(subcommand)]
+        command: pipeline::Command,
     },
     /// The accounting, the per-stage per-CPU table and latency percentiles.
     Stats(stats::Options),
@@ -107,6 +120,20 @@ mod tests {
             .collect()
     }
 
+    /// The visible subcommands of the visible subcommands, as `SUB-SUBSUB`.
+    fn nested_subcommands() -> Vec<String> {
+        Cli::command()
+            .get_subcommands()
+            .filter(|c| !c.is_hide_set())
+            .flat_map(|c| {
+                c.get_subcommands()
+                    .filter(|s| !s.is_hide_set() && s.get_name() != "help")
+                    .map(|s| format!("{}-{}", c.get_name(), s.get_name()))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
     fn parse(argv: &[&str]) -> Result<Cli, clap::Error> {
         Cli::try_parse_from(std::iter::once("vigil").chain(argv.iter().copied()))
     }
@@ -139,6 +166,16 @@ mod tests {
                 "Usage",
             ),
             (&["completions", "tcsh"], ErrorKind::InvalidValue, "'tcsh'"),
+            (
+                &["pipeline", "add", "Web"],
+                ErrorKind::ValueValidation,
+                "a pipeline name is 1 to 15 of a-z, 0-9 and _, starting with a letter",
+            ),
+            (
+                &["pipeline", "order"],
+                ErrorKind::MissingRequiredArgument,
+                "<NAME>...",
+            ),
         ] {
             let e = parse(argv).unwrap_err();
             assert_eq!(e.kind(), kind, "{argv:?}");
@@ -180,7 +217,15 @@ mod tests {
         Cli::command().debug_assert();
         assert_eq!(
             visible_subcommands(),
-            ["status", "set", "settings", "stats", "load", "completions"]
+            [
+                "status",
+                "set",
+                "settings",
+                "pipeline",
+                "stats",
+                "load",
+                "completions"
+            ]
         );
     }
 
@@ -217,8 +262,18 @@ mod tests {
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
         files.sort();
+        assert_eq!(
+            nested_subcommands(),
+            [
+                "pipeline-add",
+                "pipeline-del",
+                "pipeline-list",
+                "pipeline-order"
+            ]
+        );
         let mut want: Vec<String> = visible_subcommands()
             .iter()
+            .chain(&nested_subcommands())
             .map(|s| format!("vigil-{s}.1"))
             .collect();
         want.push("vigil.1".to_string());

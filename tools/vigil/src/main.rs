@@ -5,6 +5,8 @@
 //! ```text
 //! vigil status [--json]                  configuration and headline statistics
 //! vigil set KEY=VALUE... | --defaults   checked writes (stage settings: stageN.KEY)
+//! vigil pipeline add|del NAME | list [--json] | order NAME...
+//!                                        the pipelines and their order
 //! vigil settings [--malformed]           every setting: values, default, meaning
 //! vigil stats [--json] [--watch SECS [--count N]]
 //!                                        accounting, per-stage per-CPU table, latency
@@ -18,6 +20,7 @@ mod cli;
 mod genl;
 mod json;
 mod load;
+mod pipeline;
 mod set;
 mod settings;
 mod stats;
@@ -35,6 +38,7 @@ fn run(command: Command) -> Result<(), String> {
         Command::Status { json } => status::run(&sysfs, json),
         Command::Set { defaults: true, .. } => set::run_defaults(&sysfs),
         Command::Set { settings, .. } => set::run(&sysfs, &settings),
+        Command::Pipeline { command } => pipeline::run(&sysfs, &command),
         Command::Settings { malformed } => {
             settings::print(malformed);
             Ok(())

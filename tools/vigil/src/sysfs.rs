@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 pub const DEFAULT_ROOT: &str = "/sys/kernel/vigil";
 /// The environment variable that names another directory (tests, a fake sysfs).
 pub const ROOT_ENV: &str = "VIGIL_SYSFS";
+/// The file that lists the pipelines in order and adds, removes and reorders them.
+pub const PIPELINES: &str = "pipelines";
 
 /// The sysfs directory of vigil.ko ([`ROOT_ENV`] overrides [`DEFAULT_ROOT`]).
 pub struct Sysfs {
@@ -23,8 +25,10 @@ pub fn errno_name(errno: i32) -> &'static str {
         12 => "ENOMEM",
         13 => "EACCES",
         16 => "EBUSY",
+        17 => "EEXIST",
         22 => "EINVAL",
         27 => "EFBIG",
+        28 => "ENOSPC",
         34 => "ERANGE",
         _ => "errno",
     }
@@ -84,5 +88,20 @@ impl Sysfs {
     pub fn write(&self, name: &str, value: &str) -> Result<(), String> {
         let path = self.root.join(name);
         std::fs::write(&path, format!("{value}\n")).map_err(|e| describe(&path, "write", &e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pipelines_errnos_have_their_names() {
+        // What a refused write to `pipelines` gives, besides EINVAL, ENOENT and EBUSY.
+        let io = |n| std::io::Error::from_raw_os_error(n);
+        let path = Path::new("/sys/kernel/vigil/pipelines");
+        assert!(describe(path, "write", &io(17)).contains(": EEXIST (17): "));
+        assert!(describe(path, "write", &io(28)).contains(": ENOSPC (28): "));
+        assert!(describe(path, "write", &io(16)).contains(": EBUSY (16): "));
     }
 }
