@@ -6,8 +6,8 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use clap::{CommandFactory, Parser, Subcommand};
-use vigil_core::pipelines::DEFAULT_PIPELINE;
+use clap::{Args, CommandFactory, Parser, Subcommand};
+use vigil_core::pipelines::{Name, DEFAULT_PIPELINE};
 
 use crate::{load, pipeline, stats, sysfs};
 
@@ -29,23 +29,48 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Which pipeline a command configures or shows.
+#[derive(Debug, Args)]
+pub struct Target {
+    /// The pipeline (vigil pipeline list); without it, the default one, whose files are at the
+    /// top of the sysfs directory.
+    #[arg(short, long, value_name = "NAME", value_parser = pipeline::name)]
+    pipeline: Option<Name>,
+}
+
+impl Target {
+    /// The pipeline named, or the default one.
+    pub fn name(&self) -> Name {
+        self.pipeline.unwrap_or_else(Name::default_pipeline)
+    }
+}
+
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// The configuration, the rule table and the headline counters.
+    ///
+    /// With --pipeline: that pipeline's settings and counters, with the global ones (shared by
+    /// every pipeline) and the version.
     Status {
         /// Print one JSON object.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        target: Target,
     },
     /// Check every value with the module's own parsers, then write them in order.
     ///
     /// Nothing is written unless every value is valid. Stage settings are stageN.KEY (or
-    /// stageN/KEY). A write the kernel refuses names the file and the kernel's errno.
+    /// stageN/KEY). A write the kernel refuses names the file and the kernel's errno. The
+    /// global settings (one value for every pipeline) are set without --pipeline.
     Set {
-        /// Write every setting's default instead (the module's ABI table), enabled first.
+        /// Write every setting's default instead (the module's ABI table), enabled first;
+        /// with --pipeline, that pipeline's settings only.
         #[arg(long, conflicts_with = "settings")]
         defaults: bool,
+        #[command(flatten)]
+        target: Target,
         /// A setting and its value, e.g. policy=adaptive or stage1.cpus=0-1.
         #[arg(required_unless_present = "defaults", value_name = "KEY=VALUE")]
         settings: Vec<String>,
@@ -172,10 +197,16 @@ mod tests {
                 "a pipeline name is 1 to 15 of a-z, 0-9 and _, starting with a letter",
             ),
             (
+                &["status", "-p", "web-2"],
+                ErrorKind::ValueValidation,
+                "a pipeline name is",
+            ),
+            (
                 &["pipeline", "order"],
                 ErrorKind::MissingRequiredArgument,
                 "<NAME>...",
             ),
+            (&["load", "-p", "web"], ErrorKind::UnknownArgument, "'-p'"),
         ] {
             let e = parse(argv).unwrap_err();
             assert_eq!(e.kind(), kind, "{argv:?}");
@@ -210,6 +241,31 @@ mod tests {
             2
         );
         assert_eq!(parse(&["set"]).unwrap_err().exit_code(), 2);
+        // --pipeline NAME or -p NAME, anywhere among set's arguments; without it, the default.
+        for argv in [
+            &["set", "-p", "web", "policy=poll"][..],
+            &["set", "policy=poll", "--pipeline", "web"],
+            &["set", "--pipeline=web", "policy=poll"],
+        ] {
+            let Command::Set {
+                settings, target, ..
+            } = parse(argv).unwrap().command
+            else {
+                panic!("not set")
+            };
+            assert_eq!(
+                (target.name().as_str(), &settings[..]),
+                ("web", &["policy=poll".to_string()][..])
+            );
+        }
+        let Command::Status { target, .. } = parse(&["status", "--json"]).unwrap().command else {
+            panic!("not status")
+        };
+        assert!(target.name().is_default());
+        assert!(matches!(
+            parse(&["set", "-p", "web", "--defaults"]).unwrap().command,
+            Command::Set { defaults: true, .. }
+        ));
     }
 
     #[test]
