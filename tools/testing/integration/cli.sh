@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # The vigil CLI against the real module: set checks before writing and reports
-# the kernel's errno, status and stats read back what was set, --json parses.
+# the kernel's errno, status and stats read back what was set, --json parses;
+# vigil pipeline and --pipeline configure and show a second pipeline.
 set -eu
 . "$(dirname "$0")/../guest-lib.sh"
 
@@ -47,3 +48,39 @@ PY
 "$VIGIL" stats --watch 0.2 --count 2 | tee /tmp/watch
 [ "$(wc -l </tmp/watch)" = 3 ]
 "$VIGIL" set enabled=0 stages=3
+
+# A second pipeline through the CLI: add it, configure it with --pipeline, send
+# it traffic, read its status, reorder, remove it.
+"$VIGIL" pipeline add web
+[ "$("$VIGIL" pipeline list --json)" = '["default","web"]' ]
+"$VIGIL" set -p web policy=poll stages=2 stage1.cpus=0 "match=udp dport 9050"
+[ "$(vigil_read pipeline/web/policy)" = "idle [poll] timeout adaptive" ]
+[ "$(vigil_read pipeline/web/stage1/cpus)" = 0 ]
+# The default pipeline's are as they were.
+[ "$(vigil_read policy)" = "idle poll timeout [adaptive]" ]
+[ "$(vigil_read stages)" = 3 ]
+# A global setting with --pipeline: refused, and nothing written.
+if "$VIGIL" set --pipeline web stages=1 netns=all 2>/tmp/err; then exit 1; fi
+grep -q "netns is global" /tmp/err
+[ "$(vigil_read pipeline/web/stages)" = 2 ]
+# The module's refusals are named before writing.
+if "$VIGIL" pipeline add web 2>/tmp/err; then exit 1; fi
+grep -q "EEXIST" /tmp/err
+if "$VIGIL" pipeline del default 2>/tmp/err; then exit 1; fi
+grep -q "EBUSY" /tmp/err
+"$VIGIL" pipeline order web default
+[ "$(vigil_read pipelines)" = "web default" ]
+"$VIGIL" set -p web enabled=1
+"$VIGIL" load --dst 127.0.0.1:9050 --count 200 --burst 20 --gap-us 2000 >/dev/null
+"$VIGIL" status --pipeline web | tee /tmp/status-web
+grep -q "^pipeline  *web$" /tmp/status-web
+grep -q "^policy  *poll$" /tmp/status-web
+grep -q "^netns  *init$" /tmp/status-web
+grep -q "^entered  *200$" /tmp/status-web
+grep -q "^delivered  *200$" /tmp/status-web
+"$VIGIL" status | tee /tmp/status
+grep -q "^pipelines  *web default$" /tmp/status
+grep -q "^entered  *500$" /tmp/status
+"$VIGIL" pipeline del web
+[ "$(vigil_read pipelines)" = default ]
+[ ! -e "$SYSFS/pipeline/web" ]

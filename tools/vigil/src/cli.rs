@@ -6,9 +6,10 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use clap::{CommandFactory, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
+use vigil_core::pipelines::{Name, DEFAULT_PIPELINE};
 
-use crate::{load, stats, sysfs};
+use crate::{load, pipeline, stats, sysfs};
 
 // `about` is the package's description, from Cargo.toml.
 #[derive(Debug, Parser)]
@@ -28,23 +29,48 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Which pipeline a command configures or shows.
+#[derive(Debug, Args)]
+pub struct Target {
+    /// The pipeline (vigil pipeline list); without it, the default one, whose files are at the
+    /// top of the sysfs directory.
+    #[arg(short, long, value_name = "NAME", value_parser = pipeline::name)]
+    pipeline: Option<Name>,
+}
+
+impl Target {
+    /// The pipeline named, or the default one.
+    pub fn name(&self) -> Name {
+        self.pipeline.unwrap_or_else(Name::default_pipeline)
+    }
+}
+
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// The configuration, the rule table and the headline counters.
+    ///
+    /// With --pipeline: that pipeline's settings and counters, with the global ones (shared by
+    /// every pipeline) and the version.
     Status {
         /// Print one JSON object.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        target: Target,
     },
     /// Check every value with the module's own parsers, then write them in order.
     ///
     /// Nothing is written unless every value is valid. Stage settings are stageN.KEY (or
-    /// stageN/KEY). A write the kernel refuses names the file and the kernel's errno.
+    /// stageN/KEY). A write the kernel refuses names the file and the kernel's errno. The
+    /// global settings (one value for every pipeline) are set without --pipeline.
     Set {
-        /// Write every setting's default instead (the module's ABI table), enabled first.
+        /// Write every setting's default instead (the module's ABI table), enabled first;
+        /// with --pipeline, that pipeline's settings only.
         #[arg(long, conflicts_with = "settings")]
         defaults: bool,
+        #[command(flatten)]
+        target: Target,
         /// A setting and its value, e.g. policy=adaptive or stage1.cpus=0-1.
         #[arg(required_unless_present = "defaults", value_name = "KEY=VALUE")]
         settings: Vec<String>,
@@ -56,6 +82,18 @@ pub enum Command {
         /// the malformed-write tests send).
         #[arg(long)]
         malformed: bool,
+    },
+    /// Add, remove, list and reorder the pipelines.
+    #[command(long_about = format!(
+        "Add, remove, list and reorder the pipelines.\n\nA packet goes to the first pipeline, \
+         in this order, whose match fits. The pipeline \"{DEFAULT_PIPELINE}\" always exists; its \
+         files are at the top of the sysfs directory, and --pipeline {DEFAULT_PIPELINE} means \
+         them."
+    ))]
+    Pipeline {
+        /// What to do.
+        #[command(subcommand)]
+        command: pipeline::Command,
     },
     /// The accounting, the per-stage per-CPU table and latency percentiles.
     Stats(stats::Options),
@@ -107,6 +145,20 @@ mod tests {
             .collect()
     }
 
+    /// The visible subcommands of the visible subcommands, as `SUB-SUBSUB`.
+    fn nested_subcommands() -> Vec<String> {
+        Cli::command()
+            .get_subcommands()
+            .filter(|c| !c.is_hide_set())
+            .flat_map(|c| {
+                c.get_subcommands()
+                    .filter(|s| !s.is_hide_set() && s.get_name() != "help")
+                    .map(|s| format!("{}-{}", c.get_name(), s.get_name()))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
     fn parse(argv: &[&str]) -> Result<Cli, clap::Error> {
         Cli::try_parse_from(std::iter::once("vigil").chain(argv.iter().copied()))
     }
@@ -139,6 +191,22 @@ mod tests {
                 "Usage",
             ),
             (&["completions", "tcsh"], ErrorKind::InvalidValue, "'tcsh'"),
+            (
+                &["pipeline", "add", "Web"],
+                ErrorKind::ValueValidation,
+                "a pipeline name is 1 to 15 of a-z, 0-9 and _, starting with a letter",
+            ),
+            (
+                &["status", "-p", "web-2"],
+                ErrorKind::ValueValidation,
+                "a pipeline name is",
+            ),
+            (
+                &["pipeline", "order"],
+                ErrorKind::MissingRequiredArgument,
+                "<NAME>...",
+            ),
+            (&["load", "-p", "web"], ErrorKind::UnknownArgument, "'-p'"),
         ] {
             let e = parse(argv).unwrap_err();
             assert_eq!(e.kind(), kind, "{argv:?}");
@@ -173,6 +241,31 @@ mod tests {
             2
         );
         assert_eq!(parse(&["set"]).unwrap_err().exit_code(), 2);
+        // --pipeline NAME or -p NAME, anywhere among set's arguments; without it, the default.
+        for argv in [
+            &["set", "-p", "web", "policy=poll"][..],
+            &["set", "policy=poll", "--pipeline", "web"],
+            &["set", "--pipeline=web", "policy=poll"],
+        ] {
+            let Command::Set {
+                settings, target, ..
+            } = parse(argv).unwrap().command
+            else {
+                panic!("not set")
+            };
+            assert_eq!(
+                (target.name().as_str(), &settings[..]),
+                ("web", &["policy=poll".to_string()][..])
+            );
+        }
+        let Command::Status { target, .. } = parse(&["status", "--json"]).unwrap().command else {
+            panic!("not status")
+        };
+        assert!(target.name().is_default());
+        assert!(matches!(
+            parse(&["set", "-p", "web", "--defaults"]).unwrap().command,
+            Command::Set { defaults: true, .. }
+        ));
     }
 
     #[test]
@@ -180,7 +273,15 @@ mod tests {
         Cli::command().debug_assert();
         assert_eq!(
             visible_subcommands(),
-            ["status", "set", "settings", "stats", "load", "completions"]
+            [
+                "status",
+                "set",
+                "settings",
+                "pipeline",
+                "stats",
+                "load",
+                "completions"
+            ]
         );
     }
 
@@ -217,8 +318,18 @@ mod tests {
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
         files.sort();
+        assert_eq!(
+            nested_subcommands(),
+            [
+                "pipeline-add",
+                "pipeline-del",
+                "pipeline-list",
+                "pipeline-order"
+            ]
+        );
         let mut want: Vec<String> = visible_subcommands()
             .iter()
+            .chain(&nested_subcommands())
             .map(|s| format!("vigil-{s}.1"))
             .collect();
         want.push("vigil.1".to_string());

@@ -3,8 +3,11 @@
 //! `vigil`: configure vigil.ko, read its statistics, and send test traffic.
 //!
 //! ```text
-//! vigil status [--json]                  configuration and headline statistics
-//! vigil set KEY=VALUE... | --defaults   checked writes (stage settings: stageN.KEY)
+//! vigil status [--json] [-p NAME]       configuration and headline statistics
+//! vigil set [-p NAME] KEY=VALUE... | --defaults
+//!                                        checked writes (stage settings: stageN.KEY)
+//! vigil pipeline add|del NAME | list [--json] | order NAME...
+//!                                        the pipelines and their order
 //! vigil settings [--malformed]           every setting: values, default, meaning
 //! vigil stats [--json] [--watch SECS [--count N]]
 //!                                        accounting, per-stage per-CPU table, latency
@@ -18,6 +21,7 @@ mod cli;
 mod genl;
 mod json;
 mod load;
+mod pipeline;
 mod set;
 mod settings;
 mod stats;
@@ -32,9 +36,16 @@ use cli::{Cli, Command};
 fn run(command: Command) -> Result<(), String> {
     let sysfs = sysfs::Sysfs::from_env();
     match command {
-        Command::Status { json } => status::run(&sysfs, json),
-        Command::Set { defaults: true, .. } => set::run_defaults(&sysfs),
-        Command::Set { settings, .. } => set::run(&sysfs, &settings),
+        Command::Status { json, target } => status::run(&sysfs, &target.name(), json),
+        Command::Set {
+            defaults: true,
+            target,
+            ..
+        } => set::run_defaults(&sysfs, &target.name()),
+        Command::Set {
+            settings, target, ..
+        } => set::run(&sysfs, &target.name(), &settings),
+        Command::Pipeline { command } => pipeline::run(&sysfs, &command),
         Command::Settings { malformed } => {
             settings::print(malformed);
             Ok(())

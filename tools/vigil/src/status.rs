@@ -1,20 +1,23 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! `vigil status [--json]`: the configuration and the headline statistics.
+//! `vigil status [--json] [--pipeline NAME]`: the configuration and the headline statistics
+//! of a pipeline (the default one's at the top), with the global ones.
 
 use crate::json::object;
-use crate::sysfs::Sysfs;
+use crate::pipeline;
+use crate::sysfs::{self, Sysfs};
 use serde_json::Value;
 use vigil_core::abi::{Key, Scope, COUNTERS, SETTINGS as SETTINGS_TABLE};
+use vigil_core::pipelines::Name;
 
-/// The top-level settings shown, in the table's order, then the version (`rules` is shown
-/// apart, one rule per line).
-fn top_settings() -> Vec<&'static str> {
+/// The top-level settings shown, with their scope, in the table's order, then the version
+/// (`rules` is shown apart, one rule per line).
+fn top_settings() -> Vec<(&'static str, Scope)> {
     SETTINGS_TABLE
         .iter()
         .filter(|s| s.scope.at_top() && s.key != Key::Rules)
-        .map(|s| s.name())
-        .chain(["version"])
+        .map(|s| (s.name(), s.scope))
+        .chain([("version", Scope::Global)])
         .collect()
 }
 
@@ -30,6 +33,10 @@ fn stage_settings() -> Vec<&'static str> {
 /// What `status` shows.
 #[derive(Debug, PartialEq)]
 pub struct Status {
+    /// The pipeline shown.
+    pub pipeline: Name,
+    /// Every pipeline, in order.
+    pub pipelines: Vec<String>,
     /// `(name, value)` of the top-level settings; the policy without its brackets.
     pub settings: Vec<(String, String)>,
     /// Per stage in use: its settings, in the table's order.
@@ -47,12 +54,17 @@ pub fn current_policy(listing: &str) -> Option<&str> {
     Some(&listing[start..end])
 }
 
-/// Reads the status.
-pub fn read(sysfs: &Sysfs) -> Result<Status, String> {
-    sysfs.check_loaded()?;
+/// Reads the status of `pipeline`.
+pub fn read(sysfs: &Sysfs, pipeline: &Name) -> Result<Status, String> {
+    sysfs.check_pipeline(pipeline)?;
+    let file = |scope, name: &str| sysfs::file(pipeline, scope, name);
+    let pipelines = pipeline::read(sysfs)?
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
     let mut settings = Vec::new();
-    for name in top_settings() {
-        let mut value = sysfs.read(name)?;
+    for (name, scope) in top_settings() {
+        let mut value = sysfs.read(&file(scope, name))?;
         if name == "policy" {
             value = current_policy(&value)
                 .ok_or_else(|| format!("policy: no current policy in {value:?}"))?
@@ -60,21 +72,28 @@ pub fn read(sysfs: &Sysfs) -> Result<Status, String> {
         }
         settings.push((name.to_string(), value));
     }
-    let n = sysfs.read_u64("stages")?;
+    let n = sysfs.read_u64(&file(Scope::Pipeline, "stages"))?;
     let mut stages = Vec::new();
     for k in 0..n {
         let mut row = Vec::new();
         for s in stage_settings() {
-            row.push(sysfs.read(&format!("stage{k}/{s}"))?);
+            row.push(sysfs.read(&file(Scope::Stage, &format!("stage{k}/{s}")))?);
         }
         stages.push(row);
     }
-    let rules = sysfs.read("rules")?.lines().map(String::from).collect();
+    let rules = sysfs
+        .read(&file(Scope::Pipeline, "rules"))?
+        .lines()
+        .map(String::from)
+        .collect();
     let mut headline = Vec::new();
-    for name in COUNTERS.iter().map(|c| c.name()) {
-        headline.push((name.to_string(), sysfs.read_u64(&format!("stats/{name}"))?));
+    for c in &COUNTERS {
+        let value = sysfs.read_u64(&file(c.scope, &format!("stats/{}", c.name())))?;
+        headline.push((c.name().to_string(), value));
     }
     Ok(Status {
+        pipeline: *pipeline,
+        pipelines,
         settings,
         stages,
         rules,
@@ -82,12 +101,16 @@ pub fn read(sysfs: &Sysfs) -> Result<Status, String> {
     })
 }
 
-/// The readable table.
+/// The readable table; the pipeline is named unless it is the default one.
 pub fn render(s: &Status) -> String {
     let mut out = String::new();
+    if !s.pipeline.is_default() {
+        out += &format!("{:<18} {}\n", "pipeline", s.pipeline);
+    }
     for (k, v) in &s.settings {
         out += &format!("{k:<18} {v}\n");
     }
+    out += &format!("{:<18} {}\n", "pipelines", s.pipelines.join(" "));
     out += &format!(
         "{:<18} {}\n",
         "rules",
@@ -118,6 +141,8 @@ pub fn render(s: &Status) -> String {
 /// The `--json` form.
 pub fn to_json(s: &Status) -> Value {
     object([
+        ("pipeline", Value::from(s.pipeline.as_str())),
+        ("pipelines", Value::from(s.pipelines.clone())),
         (
             "settings",
             object(s.settings.iter().map(|(k, v)| (k, v.as_str()))),
@@ -136,9 +161,9 @@ pub fn to_json(s: &Status) -> Value {
     ])
 }
 
-/// Prints the status.
-pub fn run(sysfs: &Sysfs, json: bool) -> Result<(), String> {
-    let s = read(sysfs)?;
+/// Prints the status of `pipeline`.
+pub fn run(sysfs: &Sysfs, pipeline: &Name, json: bool) -> Result<(), String> {
+    let s = read(sysfs, pipeline)?;
     if json {
         println!("{}", to_json(&s));
     } else {
@@ -179,13 +204,38 @@ mod tests {
         for (i, c) in COUNTERS.iter().enumerate() {
             w(&format!("stats/{}", c.name()), &format!("{}\n", i * 10));
         }
+        w("pipelines", "default web\n");
+        // web: other values, and only its own files (no global settings or counters).
+        for (name, scope) in top_settings() {
+            if scope == Scope::Pipeline {
+                let value = std::fs::read_to_string(dir.join(name)).unwrap();
+                w(&format!("pipeline/web/{name}"), &value);
+            }
+        }
+        w("pipeline/web/policy", "idle [poll] timeout adaptive\n");
+        w("pipeline/web/stages", "1\n");
+        w("pipeline/web/match", "udp dport 9050\n");
+        w("pipeline/web/rules", "");
+        w("pipeline/web/stage0/cpus", "1\n");
+        w("pipeline/web/stage0/ops", "parse,work\n");
+        w("pipeline/web/stage0/work_ns", "500\n");
+        for (i, c) in COUNTERS.iter().enumerate() {
+            if c.scope == Scope::Pipeline {
+                let value = format!("{}\n", 1000 + i);
+                w(&format!("pipeline/web/stats/{}", c.name()), &value);
+            }
+        }
         dir
+    }
+
+    fn top() -> Name {
+        Name::default_pipeline()
     }
 
     #[test]
     fn reads_and_renders_a_fake_sysfs() {
         let dir = fake_sysfs("ok");
-        let s = read(&Sysfs::at(&dir)).unwrap();
+        let s = read(&Sysfs::at(&dir), &top()).unwrap();
         assert_eq!(
             s.settings[1],
             ("policy".to_string(), "adaptive".to_string())
@@ -193,12 +243,19 @@ mod tests {
         assert_eq!(s.stages.len(), 2);
         assert_eq!(s.stages[1], ["1".to_string(), "parse".into(), "0".into()]);
         let names: Vec<&str> = s.settings.iter().map(|(k, _)| k.as_str()).collect();
-        assert_eq!(names, top_settings());
+        let want: Vec<&str> = top_settings().iter().map(|(name, _)| *name).collect();
+        assert_eq!(names, want);
         // The table's top-level settings but rules (shown apart), then the version.
         let top = SETTINGS_TABLE.iter().filter(|s| s.scope.at_top()).count();
         assert_eq!(names.len(), top);
         assert_eq!(names.last(), Some(&"version"));
         let text = render(&s);
+        // The pipelines, after the version; the default one is not named.
+        assert!(
+            text.contains("version            0.2.0\npipelines          default web\nrules"),
+            "{text}"
+        );
+        assert!(!text.contains("pipeline "), "{text}");
         assert!(
             text.contains("match              udp dport 9000-9100\n"),
             "{text}"
@@ -214,6 +271,10 @@ mod tests {
         assert!(text.contains("in_flight  40\n"));
         let json = to_json(&s).to_string();
         assert!(json.contains(r#""policy":"adaptive""#), "{json}");
+        assert!(
+            json.starts_with(r#"{"pipeline":"default","pipelines":["default","web"],"#),
+            "{json}"
+        );
         assert!(json.contains(r#""in_flight":40"#));
         assert!(
             json.contains(r#""backlog_threshold":"1","burst_gap_ns":"20000""#),
@@ -226,7 +287,7 @@ mod tests {
     fn a_module_without_burst_gap_ns_is_reported() {
         let dir = fake_sysfs("nogap");
         std::fs::remove_file(dir.join("burst_gap_ns")).unwrap();
-        let err = read(&Sysfs::at(&dir)).unwrap_err();
+        let err = read(&Sysfs::at(&dir), &top()).unwrap_err();
         assert!(err.contains("burst_gap_ns"), "{err}");
         std::fs::remove_dir_all(dir).unwrap();
     }
@@ -235,12 +296,59 @@ mod tests {
     fn reports_garbage_and_absence() {
         let dir = fake_sysfs("bad");
         std::fs::write(dir.join("stats/entered"), "x\n").unwrap();
-        assert!(read(&Sysfs::at(&dir)).unwrap_err().contains("not a number"));
+        assert!(read(&Sysfs::at(&dir), &top())
+            .unwrap_err()
+            .contains("not a number"));
         std::fs::remove_dir_all(&dir).unwrap();
-        assert!(read(&Sysfs::at(&dir))
+        assert!(read(&Sysfs::at(&dir), &top())
             .unwrap_err()
             .contains("is vigil.ko loaded?"));
         assert_eq!(current_policy("a [b] c"), Some("b"));
         assert_eq!(current_policy("a b"), None);
+    }
+
+    #[test]
+    fn a_pipeline_shows_its_own_files_and_the_global_ones() {
+        let dir = fake_sysfs("web");
+        let web = Name::parse(b"web").unwrap();
+        let s = read(&Sysfs::at(&dir), &web).unwrap();
+        let setting = |k: &str| s.settings.iter().find(|(n, _)| n == k).unwrap().1.as_str();
+        assert_eq!(setting("policy"), "poll");
+        assert_eq!(setting("stages"), "1");
+        assert_eq!(setting("match"), "udp dport 9050");
+        // Global settings and the version from the top.
+        assert_eq!(setting("netns_quota"), "256");
+        assert_eq!(setting("version"), "0.2.0");
+        assert_eq!(s.stages, [["1", "parse,work", "500"]]);
+        assert!(s.rules.is_empty());
+        // Its own counters, and the global ones from the top's stats/.
+        for ((name, value), (i, c)) in s.headline.iter().zip(COUNTERS.iter().enumerate()) {
+            assert_eq!(name, c.name());
+            let want = match c.scope {
+                Scope::Global => i as u64 * 10,
+                _ => 1000 + i as u64,
+            };
+            assert_eq!(*value, want, "{name}");
+        }
+        let text = render(&s);
+        assert!(
+            text.starts_with("pipeline           web\nenabled "),
+            "{text}"
+        );
+        assert!(
+            text.contains("\npipelines          default web\n"),
+            "{text}"
+        );
+        assert!(text.contains("policy             poll\n"), "{text}");
+        assert!(text.contains("seen       0\n"), "{text}");
+        assert!(text.contains("entered    1001\n"), "{text}");
+        let json = to_json(&s).to_string();
+        assert!(json.starts_with(r#"{"pipeline":"web","#), "{json}");
+        assert!(json.contains(r#""policy":"poll""#), "{json}");
+        // A pipeline that is not there.
+        let dns = Name::parse(b"dns").unwrap();
+        let err = read(&Sysfs::at(&dir), &dns).unwrap_err();
+        assert_eq!(err, "no pipeline dns (vigil pipeline list)");
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -4,10 +4,26 @@
 
 use std::path::{Path, PathBuf};
 
+use vigil_core::abi::Scope;
+use vigil_core::pipelines::Name;
+
 /// Where vigil.ko's sysfs files are.
 pub const DEFAULT_ROOT: &str = "/sys/kernel/vigil";
 /// The environment variable that names another directory (tests, a fake sysfs).
 pub const ROOT_ENV: &str = "VIGIL_SYSFS";
+/// The file that lists the pipelines in order and adds, removes and reorders them.
+pub const PIPELINES: &str = "pipelines";
+
+/// Where `pipeline`'s file `name` (as in a pipeline's directory: `policy`, `stage1/cpus`,
+/// `stats/entered`) of `scope` is, relative to the root: global files and the default
+/// pipeline's are at the top, another pipeline's under `pipeline/NAME/`.
+pub fn file(pipeline: &Name, scope: Scope, name: &str) -> String {
+    if scope == Scope::Global || pipeline.is_default() {
+        name.to_string()
+    } else {
+        format!("pipeline/{pipeline}/{name}")
+    }
+}
 
 /// The sysfs directory of vigil.ko ([`ROOT_ENV`] overrides [`DEFAULT_ROOT`]).
 pub struct Sysfs {
@@ -23,8 +39,10 @@ pub fn errno_name(errno: i32) -> &'static str {
         12 => "ENOMEM",
         13 => "EACCES",
         16 => "EBUSY",
+        17 => "EEXIST",
         22 => "EINVAL",
         27 => "EFBIG",
+        28 => "ENOSPC",
         34 => "ERANGE",
         _ => "errno",
     }
@@ -64,6 +82,17 @@ impl Sysfs {
         }
     }
 
+    /// Fails unless the module is loaded and has `pipeline`.
+    pub fn check_pipeline(&self, pipeline: &Name) -> Result<(), String> {
+        self.check_loaded()?;
+        let dir = file(pipeline, Scope::Pipeline, "");
+        if self.root.join(&dir).is_dir() {
+            Ok(())
+        } else {
+            Err(format!("no pipeline {pipeline} (vigil pipeline list)"))
+        }
+    }
+
     /// The contents of `name`, without the trailing newline.
     pub fn read(&self, name: &str) -> Result<String, String> {
         let path = self.root.join(name);
@@ -84,5 +113,50 @@ impl Sysfs {
     pub fn write(&self, name: &str, value: &str) -> Result<(), String> {
         let path = self.root.join(name);
         std::fs::write(&path, format!("{value}\n")).map_err(|e| describe(&path, "write", &e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pipelines_files_are_at_the_top_or_under_pipeline_name() {
+        let web = Name::parse(b"web").unwrap();
+        let default = Name::default_pipeline();
+        assert_eq!(file(&web, Scope::Pipeline, "policy"), "pipeline/web/policy");
+        assert_eq!(
+            file(&web, Scope::Stage, "stage1/cpus"),
+            "pipeline/web/stage1/cpus"
+        );
+        assert_eq!(file(&web, Scope::Global, "stats/seen"), "stats/seen");
+        assert_eq!(file(&default, Scope::Pipeline, "policy"), "policy");
+        assert_eq!(file(&default, Scope::Stage, "stage1/cpus"), "stage1/cpus");
+    }
+
+    #[test]
+    fn the_pipelines_errnos_have_their_names() {
+        // What a refused write to `pipelines` gives, besides EINVAL, ENOENT and EBUSY.
+        let io = |n| std::io::Error::from_raw_os_error(n);
+        let path = Path::new("/sys/kernel/vigil/pipelines");
+        assert!(describe(path, "write", &io(17)).contains(": EEXIST (17): "));
+        assert!(describe(path, "write", &io(28)).contains(": ENOSPC (28): "));
+        assert!(describe(path, "write", &io(16)).contains(": EBUSY (16): "));
+    }
+
+    #[test]
+    fn a_pipeline_must_exist() {
+        let dir = std::env::temp_dir().join(format!("vigil-sysfs-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("pipeline/web")).unwrap();
+        let sysfs = Sysfs::at(&dir);
+        sysfs.check_pipeline(&Name::parse(b"web").unwrap()).unwrap();
+        sysfs.check_pipeline(&Name::default_pipeline()).unwrap();
+        let err = sysfs
+            .check_pipeline(&Name::parse(b"dns").unwrap())
+            .unwrap_err();
+        assert_eq!(err, "no pipeline dns (vigil pipeline list)");
+        std::fs::remove_dir_all(&dir).unwrap();
+        let err = sysfs.check_pipeline(&Name::default_pipeline()).unwrap_err();
+        assert!(err.contains("is vigil.ko loaded?"), "{err}");
     }
 }

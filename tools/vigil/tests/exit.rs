@@ -31,6 +31,16 @@ fn usage_errors_exit_2_failures_1_help_0() {
     let bad = vigil(&["set", "stages=9"]);
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("ERANGE"));
+    // So does `set --pipeline`, and a global setting is refused there.
+    let global = vigil(&["set", "-p", "web", "netns=all"]);
+    assert_eq!(global.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&global.stderr),
+        "vigil: set: netns is global, one value for every pipeline: set it without --pipeline\n"
+    );
+    let name = vigil(&["pipeline", "add", "Web"]);
+    assert_eq!(name.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&name.stderr).contains("a pipeline name is"));
 
     let help = vigil(&["--help"]);
     assert_eq!(help.status.code(), Some(0));
