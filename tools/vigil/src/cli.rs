@@ -30,7 +30,7 @@ pub struct Cli {
 }
 
 /// Which pipeline a command configures or shows.
-#[derive(Debug, Args)]
+#[derive(Debug, PartialEq, Args)]
 pub struct Target {
     /// The pipeline (vigil pipeline list); without it, the default one, whose files are at the
     /// top of the sysfs directory.

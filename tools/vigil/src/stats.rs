@@ -11,8 +11,9 @@ use crate::genl::Genl;
 use crate::json;
 use crate::sysfs::Sysfs;
 use std::time::Duration;
+use vigil_core::abi::Scope;
 use vigil_core::histogram::{bucket_high, quantile_bucket};
-use vigil_core::pipelines::DEFAULT_PIPELINE;
+use vigil_core::pipelines::Name;
 
 /// The columns of the stage table: the attributes of the family's `stage-stats-get`, in order.
 pub const STAGE_COLUMNS: [&str; 13] = [
@@ -73,14 +74,16 @@ pub struct Snapshot {
 const TOTALS: [&str; 4] = ["entered", "delivered", "dropped", "in_flight"];
 
 /// Reads a snapshot.
-pub fn read(sysfs: &Sysfs) -> Result<Snapshot, String> {
+pub fn read(sysfs: &Sysfs, pipeline: &Name) -> Result<Snapshot, String> {
     sysfs.check_loaded()?;
+    let stats =
+        |name: &str| crate::sysfs::file(pipeline, Scope::Pipeline, &format!("stats/{name}"));
     let mut totals = [0u64; 4];
     for (t, name) in totals.iter_mut().zip(TOTALS) {
-        *t = sysfs.read_u64(&format!("stats/{name}"))?;
+        *t = sysfs.read_u64(&stats(name))?;
     }
     let drops = sysfs
-        .read("stats/drops")?
+        .read(&stats("drops"))?
         .lines()
         .filter_map(|l| {
             let (k, v) = l.split_once(' ')?;
@@ -91,8 +94,8 @@ pub fn read(sysfs: &Sysfs) -> Result<Snapshot, String> {
     Ok(Snapshot {
         totals,
         drops,
-        stages: genl.stage_rows(DEFAULT_PIPELINE)?,
-        latency: genl.latency(DEFAULT_PIPELINE)?,
+        stages: genl.stage_rows(pipeline.as_str())?,
+        latency: genl.latency(pipeline.as_str())?,
     })
 }
 
@@ -245,6 +248,8 @@ pub struct Options {
     /// Stop after N intervals (default: never).
     #[arg(long, value_name = "N", requires = "watch")]
     count: Option<u64>,
+    #[command(flatten)]
+    target: crate::cli::Target,
 }
 
 /// `--watch`'s seconds.
@@ -259,7 +264,7 @@ fn watch_interval(text: &str) -> Result<Duration, String> {
 /// Prints one report, or rates every `--watch` seconds (`--count` times, or for ever).
 pub fn run(sysfs: &Sysfs, o: &Options) -> Result<(), String> {
     let Some(every) = o.watch else {
-        let s = read(sysfs)?;
+        let s = read(sysfs, &o.target.name())?;
         if o.json {
             println!("{}", json::line(&to_json(&s))?);
         } else {
@@ -267,7 +272,7 @@ pub fn run(sysfs: &Sysfs, o: &Options) -> Result<(), String> {
         }
         return Ok(());
     };
-    let mut prev = read(sysfs)?;
+    let mut prev = read(sysfs, &o.target.name())?;
     let mut n = 0;
     if !o.json {
         println!(
@@ -277,7 +282,7 @@ pub fn run(sysfs: &Sysfs, o: &Options) -> Result<(), String> {
     }
     while o.count.is_none_or(|c| n < c) {
         std::thread::sleep(every);
-        let cur = read(sysfs)?;
+        let cur = read(sysfs, &o.target.name())?;
         let r = rates(&prev, &cur, every.as_secs_f64());
         if o.json {
             let [delivered_per_s, dropped_per_s, wakeups_per_s, polls_per_s] = r;
