@@ -71,23 +71,27 @@ table inet big {
 EOF
 
 echo all >$SYSFS/netns
-echo "tcp dport 9301-9302" >$SYSFS/match
+echo "tcp dport 9311-9312" >$SYSFS/match
 echo parse >$SYSFS/stage0/ops
 echo rules >$SYSFS/stage1/ops
-echo "tcp dport 9301-9302 mark 66" >$SYSFS/rules
+echo "tcp dport 9311-9312 mark 66" >$SYSFS/rules
 echo 1 >$SYSFS/enabled
 
-# transfer FAMILY PORT ADDRESS: sends BYTES over TCP, 256 KiB a write, with buffers that let
-# the window open at once; the receiver writes how many bytes arrived to /tmp/big-FAMILY.
+# transfer FAMILY PORT ADDRESS CLIENT_PORT: bta listens on PORT and sends BYTES, 256 KiB a
+# write, to btb, which connects from CLIENT_PORT (which vigil takes) and writes how many
+# bytes arrived to /tmp/big-FAMILY. The listener sends because its first window comes from
+# the connecting end's ACK, scaled, where a connecting sender's comes from the SYN-ACK,
+# unscaled, which would hold its first GSO packets to half of 64 KiB.
 transfer() {
-	ip netns exec btb socat -u "TCP$1-LISTEN:$2,reuseaddr,rcvbuf=1048576" STDOUT |
-		wc -c >"/tmp/big-$1" &
 	ip netns exec bta timeout 20 socat -u -b 262144 "OPEN:/dev/zero,readbytes=$BYTES" \
-		"TCP$1:$3:$2,sndbuf=4194304,retry=50,interval=0.1"
+		"TCP$1-LISTEN:$2,reuseaddr,sndbuf=4194304" &
+	ip netns exec btb timeout 20 socat -u \
+		"TCP$1:$3:$2,sourceport=$4,rcvbuf=1048576,retry=50,interval=0.1" STDOUT |
+		wc -c >"/tmp/big-$1"
 	wait
 }
-transfer 4 9301 10.90.0.2 &
-transfer 6 9302 '[fd90::2]' &
+transfer 4 9301 10.90.0.1 9311 &
+transfer 6 9302 '[fd90::1]' 9312 &
 wait
 # One line per counter: NAME PACKETS.
 ip netns exec btb nft list counters table inet big |
