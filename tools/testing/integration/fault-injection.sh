@@ -43,12 +43,17 @@ fail() {
 	echo "$2" >"$1/probability"
 }
 injected() { echo $((TIMES - $(cat "$1/times"))); }
-# Single pages too (the default fails only higher orders).
-echo 0 >$fp/min-order
 fail $fs 5
-fail $fp 5
-ip netns exec fia "$VIGIL" load --mode send --dst 10.87.0.2:9000 --count $N --flows 4 \
-	--rate 2000 >/tmp/send.out
+# Page allocations that cannot sleep are few: fail every 20th, single pages too (the
+# default fails only higher orders), so that some fail in every run.
+echo 0 >$fp/min-order
+echo 20 >$fp/interval
+fail $fp 100
+# The sender stays on one CPU: moved to the other, it would queue to that CPU's receive
+# backlog while its earlier datagrams wait in the first one's, and they would reach vigil
+# out of order.
+ip netns exec fia taskset -c 0 "$VIGIL" load --mode send --dst 10.87.0.2:9000 --count $N \
+	--flows 4 --rate 2000 >/tmp/send.out
 stop_failing
 wait $VIGIL_RX || true
 vigil_wait_idle
@@ -56,7 +61,8 @@ nomem=$(drops no_memory) slab=$(injected $fs) pages=$(injected $fp)
 e=$(vigil_read stats/entered) d=$(vigil_read stats/delivered) x=$(vigil_read stats/dropped)
 read -r _ sent _ send_failed </tmp/send.out
 read -r _ received _ disorder </tmp/recv.out
-echo "$(cat /tmp/send.out); $(cat /tmp/recv.out); failed: $slab slab and $pages page allocations; no_memory $nomem; entered $e delivered $d dropped $x"
+echo "$(cat /tmp/send.out); $(cat /tmp/recv.out); failed: $slab slab and $pages page" \
+	"allocations; no_memory $nomem; entered $e delivered $d dropped $x"
 [ "$nomem" -gt 0 ] && [ "$slab" -gt 0 ] && [ "$pages" -gt 0 ]
 [ "$disorder" = 0 ]
 [ "$e" = $((d + x)) ] && [ "$(vigil_read stats/in_flight)" = 0 ]
