@@ -36,15 +36,15 @@ echo 1 >$SYSFS/enabled
 
 ip netns exec dra taskset -c 0 "$VIGIL" load --mode send --dst 10.89.0.2:9000 --count $N \
 	--rate 50000 >/dev/null
-held=$(vigil_read stats/in_flight)
+queued=$(vigil_read stats/in_flight)
 t0=$EPOCHREALTIME
 echo 0 >$SYSFS/enabled
 t1=$EPOCHREALTIME
 ms=$(((${t1/./} - ${t0/./}) / 1000))
 e=$(vigil_read stats/entered) d=$(vigil_read stats/delivered) x=$(vigil_read stats/dropped)
-drain=$(drops drain)
-echo "disabled with $held in flight, in $ms ms: entered $e delivered $d dropped $x" \
-	"(drain $drain); in flight $(vigil_read stats/in_flight), held $(vigil_read stats/held_packets)"
-[ "$held" -gt 0 ] && [ "$drain" -gt 0 ]
-[ "$e" = $((d + x)) ] && [ "$(vigil_read stats/in_flight)" = 0 ]
-[ "$(vigil_read stats/held_packets)" = 0 ] && [ "$(vigil_read stats/held_bytes)" = 0 ]
+drain=$(drops drain) left=$(vigil_read stats/in_flight)
+held=$(vigil_read stats/held_packets) bytes=$(vigil_read stats/held_bytes)
+echo "disabled with $queued in flight, in $ms ms: entered $e delivered $d dropped $x" \
+	"(drain $drain); in flight $left, held $held packets, $bytes bytes"
+[ "$queued" -gt 0 ] && [ "$drain" -gt 0 ]
+[ "$e" = $((d + x)) ] && [ "$left" = 0 ] && [ "$held" = 0 ] && [ "$bytes" = 0 ]
