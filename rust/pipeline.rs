@@ -750,10 +750,11 @@ impl Pipeline {
         // A pipeline stopped while held still delivers what it queued.
         self.release();
         self.shared.draining.store(true, Relaxed);
-        let mut waited = 0;
-        while self.in_flight() > 0 && waited < timeout_ms {
+        // A deadline, not a count of sleeps: a loaded machine stretches each 1 ms sleep (the
+        // 5 s of a disable took 9 to 12 s in the test VM).
+        let deadline = now_ns().saturating_add(u64::from(timeout_ms) * 1_000_000);
+        while self.in_flight() > 0 && now_ns() < deadline {
             fsleep(Delta::from_millis(1));
-            waited += 1;
         }
         self.in_flight() == 0
     }

@@ -2,15 +2,17 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # failslab fails non-sleeping slab allocations (vigil's per-packet entry among
-# them) while traffic flows: nothing crashes or leaks (vm.sh checks), every
-# failure vigil meets is a counted drop (no_memory), and every other datagram
-# arrives, in order.
+# them), and fail_page_alloc non-sleeping page allocations (the slabs' own pages
+# among them), while traffic flows: nothing crashes or leaks (vm.sh checks),
+# every failure vigil meets is a counted drop (no_memory), nothing stays held,
+# and every other datagram arrives, in order.
 set -eu
 . "$(dirname "$0")/../guest-lib.sh"
 N=1000
-fs=/sys/kernel/debug/failslab
+fs=/sys/kernel/debug/failslab fp=/sys/kernel/debug/fail_page_alloc
 [ -d $fs ] || { echo "no $fs: the kernel lacks FAILSLAB or FAULT_INJECTION_DEBUG_FS"; exit 1; }
-stop_failing() { echo 0 >$fs/probability; }
+[ -d $fp ] || { echo "no $fp: the kernel lacks FAIL_PAGE_ALLOC"; exit 1; }
+stop_failing() { echo 0 >$fs/probability; echo 0 >$fp/probability; }
 cleanup() {
 	stop_failing
 	echo 0 >$SYSFS/enabled
@@ -29,26 +31,42 @@ echo "udp dport 9000-9100" >$SYSFS/match
 echo 1 >$SYSFS/enabled
 vigil_udp_receiver fib 10.87.0.2:9000 $N 4
 
-# Only allocations that cannot sleep fail (ignore-gfp-wait), any task or softirq, 5% of them.
-echo Y >$fs/ignore-gfp-wait
-echo N >$fs/task-filter
-echo -1 >$fs/times
-echo 0 >$fs/space
-echo 0 >$fs/verbose
-echo 5 >$fs/probability
-ip netns exec fia "$VIGIL" load --mode send --dst 10.87.0.2:9000 --count $N --flows 4 \
-	--rate 2000 >/tmp/send.out
+# fail DIR PERCENT: fails PERCENT of the allocations that cannot sleep (ignore-gfp-wait), in
+# any task or softirq. `times` counts down as failures are injected: it says how many were.
+TIMES=1000000
+fail() {
+	echo Y >"$1/ignore-gfp-wait"
+	echo N >"$1/task-filter"
+	echo $TIMES >"$1/times"
+	echo 0 >"$1/space"
+	echo 0 >"$1/verbose"
+	echo "$2" >"$1/probability"
+}
+injected() { echo $((TIMES - $(cat "$1/times"))); }
+fail $fs 5
+# Page allocations that cannot sleep are few: fail every 20th, single pages too (the
+# default fails only higher orders), so that some fail in every run.
+echo 0 >$fp/min-order
+echo 20 >$fp/interval
+fail $fp 100
+# The sender stays on one CPU: moved to the other, it would queue to that CPU's receive
+# backlog while its earlier datagrams wait in the first one's, and they would reach vigil
+# out of order.
+ip netns exec fia taskset -c 0 "$VIGIL" load --mode send --dst 10.87.0.2:9000 --count $N \
+	--flows 4 --rate 2000 >/tmp/send.out
 stop_failing
 wait $VIGIL_RX || true
 vigil_wait_idle
-nomem=$(drops no_memory)
+nomem=$(drops no_memory) slab=$(injected $fs) pages=$(injected $fp)
 e=$(vigil_read stats/entered) d=$(vigil_read stats/delivered) x=$(vigil_read stats/dropped)
 read -r _ sent _ send_failed </tmp/send.out
 read -r _ received _ disorder </tmp/recv.out
-echo "$(cat /tmp/send.out); $(cat /tmp/recv.out); no_memory $nomem; entered $e delivered $d dropped $x"
-[ "$nomem" -gt 0 ]
+echo "$(cat /tmp/send.out); $(cat /tmp/recv.out); failed: $slab slab and $pages page" \
+	"allocations; no_memory $nomem; entered $e delivered $d dropped $x"
+[ "$nomem" -gt 0 ] && [ "$slab" -gt 0 ] && [ "$pages" -gt 0 ]
 [ "$disorder" = 0 ]
-[ "$e" = $((d + x)) ] && [ "$(vigil_read stats/held_packets)" = 0 ]
+[ "$e" = $((d + x)) ] && [ "$(vigil_read stats/in_flight)" = 0 ]
+[ "$(vigil_read stats/held_packets)" = 0 ] && [ "$(vigil_read stats/held_bytes)" = 0 ]
 # Every datagram sent (the sender's own stack may refuse one: send_failed) and
 # not dropped by vigil arrived.
 [ "$((sent + send_failed))" = $N ]

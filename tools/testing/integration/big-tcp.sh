@@ -1,0 +1,106 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# BIG TCP: a TCP GSO packet longer than 65535 bytes carries 0 as its IPv4 total
+# length or IPv6 payload length, and vigil reads the length from the packet
+# instead, in its filter (`match`) and in the parse and rules operations. Over a
+# veth pair whose GSO and GRO sizes allow 192 KiB, a TCP transfer in each family
+# goes through vigil whole, with no parse drop, and packets longer than 65535
+# bytes that vigil's rule marked reach local_in (nft counts them there).
+set -eu
+. "$(dirname "$0")/../guest-lib.sh"
+BYTES=$((1 << 20))
+cleanup() {
+	echo 0 >$SYSFS/enabled
+	# The pair is still in the initial namespace if the test stopped before moving it.
+	[ -e /sys/class/net/bt0 ] && ip link del bt0
+	vigil_netns_del bta btb
+}
+trap cleanup EXIT
+drops() { awk -v r="$1" '$1 == r {print $2}' $SYSFS/stats/drops; }
+
+# The pair is made in the initial namespace, where one process sets both ends' sizes
+# (iproute2 before 6.3 cannot set IPv4's), and then moved.
+ip -b - <<EOF
+netns add bta
+netns add btb
+link add bt0 type veth peer name bt1
+EOF
+# -S: without the site module, python starts in about half the time in the VM.
+python3 -S "$VIGIL_ROOT/tools/testing/set-gso-sizes.py" 196608 bt0 bt1
+ip -b - <<EOF
+link set bt0 netns bta
+link set bt1 netns btb
+EOF
+ip -n bta -b - <<EOF
+addr add 10.90.0.1/24 dev bt0
+addr add fd90::1/64 dev bt0 nodad
+link set lo up
+link set bt0 up
+route replace 10.90.0.0/24 dev bt0 initcwnd 255
+route replace fd90::/64 dev bt0 initcwnd 255
+EOF
+ip -n btb -b - <<EOF
+addr add 10.90.0.2/24 dev bt1
+addr add fd90::2/64 dev bt1 nodad
+link set lo up
+link set bt1 up
+route replace 10.90.0.0/24 dev bt1 initrwnd 255
+route replace fd90::/64 dev bt1 initrwnd 255
+EOF
+# With the first window and burst at 255 segments, and GSO packets that do not shrink with
+# the round trip (milliseconds in the VM, through the pipeline), the sender's GSO packets
+# are as long as the window allows from the start.
+ip netns exec bta sysctl -qw net.ipv4.tcp_min_tso_segs=255
+# Counts, per family, the packets longer than 65535 bytes that reach local_in, and those
+# of them that vigil's rule marked.
+ip netns exec btb nft -f - <<EOF
+table inet big {
+	counter v4 {}
+	counter v6 {}
+	counter marked4 {}
+	counter marked6 {}
+	chain in {
+		type filter hook input priority 0;
+		meta length > 65535 meta nfproto ipv4 counter name v4
+		meta length > 65535 meta nfproto ipv6 counter name v6
+		meta length > 65535 meta mark 66 meta nfproto ipv4 counter name marked4
+		meta length > 65535 meta mark 66 meta nfproto ipv6 counter name marked6
+	}
+}
+EOF
+
+echo all >$SYSFS/netns
+echo "tcp dport 9311-9312" >$SYSFS/match
+echo parse >$SYSFS/stage0/ops
+echo rules >$SYSFS/stage1/ops
+echo "tcp dport 9311-9312 mark 66" >$SYSFS/rules
+echo 1 >$SYSFS/enabled
+
+# transfer FAMILY PORT ADDRESS CLIENT_PORT: bta listens on PORT and sends BYTES, 256 KiB a
+# write, to btb, which connects from CLIENT_PORT (which vigil takes) and writes how many
+# bytes arrived to /tmp/big-FAMILY. The listener sends because its first window comes from
+# the connecting end's ACK, scaled, where a connecting sender's comes from the SYN-ACK,
+# unscaled, which would hold its first GSO packets to half of 64 KiB.
+transfer() {
+	ip netns exec bta timeout 20 socat -u -b 262144 "OPEN:/dev/zero,readbytes=$BYTES" \
+		"TCP$1-LISTEN:$2,reuseaddr,sndbuf=4194304" &
+	ip netns exec btb timeout 20 socat -u \
+		"TCP$1:$3:$2,sourceport=$4,rcvbuf=1048576,retry=50,interval=0.1" STDOUT |
+		wc -c >"/tmp/big-$1"
+	wait
+}
+transfer 4 9301 10.90.0.1 9311 &
+transfer 6 9302 '[fd90::1]' 9312 &
+wait
+# One line per counter: NAME PACKETS.
+ip netns exec btb nft list counters table inet big |
+	awk '$1 == "counter" {name = $2} $1 == "packets" {print name, $2}' >/tmp/big-counters
+big() { awk -v c="$1" '$1 == c {print $2}' /tmp/big-counters; }
+m4=$(big marked4) m6=$(big marked6)
+echo "received $(cat /tmp/big-4) (IPv4) and $(cat /tmp/big-6) (IPv6) of $BYTES bytes;" \
+	"longer than 65535 at local_in: $(big v4) (IPv4), $(big v6) (IPv6), marked by vigil" \
+	"$m4, $m6; entered $(vigil_read stats/entered), parse drops $(drops parse)"
+[ "$(cat /tmp/big-4)" = $BYTES ] && [ "$(cat /tmp/big-6)" = $BYTES ]
+[ "$(drops parse)" = 0 ]
+[ "$m4" -gt 0 ] && [ "$m6" -gt 0 ]
