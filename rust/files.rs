@@ -134,12 +134,19 @@ fn show_counter(p: &PipelineRef, i: usize, buf: &mut ShowBuf<'_>) -> Result {
     sysfs_emit!(buf, "{v}\n")
 }
 
-fn show_drops(p: &PipelineRef, _: usize, buf: &mut ShowBuf<'_>) -> Result {
-    let t = p.stats()?.totals();
-    for (reason, n) in DropReason::ALL.iter().zip(t.dropped) {
-        sysfs_emit!(buf, "{} {n}\n", reason.name())?;
+/// Shows the pipeline's drops for reason `DropReason::ALL[i]`.
+fn show_drop(p: &PipelineRef, i: usize, buf: &mut ShowBuf<'_>) -> Result {
+    let n = p.stats()?.totals().dropped.get(i).copied().ok_or(EINVAL)?;
+    sysfs_emit!(buf, "{n}\n")
+}
+
+/// The files of `stats/drops/`: one per reason.
+fn drop_attrs() -> Result<KVec<Attr<PipelineRef>>> {
+    let mut attrs = KVec::with_capacity(DropReason::ALL.len(), GFP_KERNEL)?;
+    for (i, reason) in DropReason::ALL.iter().enumerate() {
+        attrs.push(Attr::ro(reason.file_name(), i, show_drop), GFP_KERNEL)?;
     }
-    Ok(())
+    Ok(attrs)
 }
 
 fn store_reset(p: &PipelineRef, _: usize, input: &[u8]) -> Result {
@@ -184,12 +191,9 @@ fn pipeline_attrs() -> Result<KVec<Attr<PipelineRef>>> {
 }
 
 /// The files of a pipeline's `stats/`: its counters (with the global ones for the top-level
-/// directory), the drops by reason and `reset`.
+/// directory) and `reset`; the drops by reason are in `stats/drops/`.
 fn stats_attrs(global: bool) -> Result<KVec<Attr<PipelineRef>>> {
-    let tables = [
-        Attr::ro(c"drops", 0, show_drops),
-        Attr::wo(c"reset", store_reset),
-    ];
+    let tables = [Attr::wo(c"reset", store_reset)];
     let mut attrs = KVec::with_capacity(COUNTERS.len() + tables.len(), GFP_KERNEL)?;
     for (i, counter) in COUNTERS.iter().enumerate() {
         if global || counter.scope == Scope::Pipeline {
@@ -220,10 +224,11 @@ static STAGE_NAMES: [&CStr; MAX_STAGES] = [
     c"stage0", c"stage1", c"stage2", c"stage3", c"stage4", c"stage5", c"stage6", c"stage7",
 ];
 
-/// A pipeline's directory: its settings, `stats/` and `stageN/`. Each directory holds its
-/// parent, so the fields may go in any order.
+/// A pipeline's directory: its settings, `stats/` (with `drops/`) and `stageN/`. Each
+/// directory holds its parent, so the fields may go in any order.
 pub(crate) struct PipelineDirs {
     _stages: KVec<Dir<StageRef>>,
+    _drops: Dir<PipelineRef>,
     _stats: Dir<PipelineRef>,
     top: Dir<PipelineRef>,
 }
@@ -265,6 +270,7 @@ impl PipelineDirs {
             &stats_attrs(root)?,
             at(control)?,
         )?;
+        let drops = Dir::new(c"drops", &stats.as_parent(), &drop_attrs()?, at(control)?)?;
         let stage_attrs = stage_attrs()?;
         let mut stages = KVec::with_capacity(MAX_STAGES, GFP_KERNEL)?;
         for (index, dir_name) in STAGE_NAMES.iter().enumerate() {
@@ -281,6 +287,7 @@ impl PipelineDirs {
         }
         Ok(Self {
             _stages: stages,
+            _drops: drops,
             _stats: stats,
             top,
         })
@@ -486,6 +493,10 @@ mod tests {
         assert_eq!(stats.seen(), 3);
         reset.write(&top, b"1\n")?;
         assert_eq!(stats.seen(), 0);
+        // One file per drop reason, each one number.
+        let drops = drop_attrs()?;
+        assert_eq!(drops.len(), DropReason::ALL.len());
+        assert_eq!(&show(&find(&drops, c"no_memory")?, &top)?[..], b"0\n");
         // A pipeline's own stats/ leave the global counters to the top-level one.
         assert!(find(&stats_attrs(false)?, c"seen").is_err());
         assert!(find(&stats_attrs(false)?, c"entered").is_ok());

@@ -60,20 +60,20 @@ impl DropReason {
         DropReason::Unhooked,
     ];
 
-    /// The reason's name in statistics.
-    pub(crate) fn name(self) -> &'static str {
+    /// The reason's file under `stats/drops/`.
+    pub(crate) fn file_name(self) -> &'static CStr {
         match self {
-            DropReason::QueueFull => "queue_full",
-            DropReason::Rule => "rule",
-            DropReason::Parse => "parse",
-            DropReason::Drain => "drain",
-            DropReason::NoMemory => "no_memory",
-            DropReason::RouteGone => "route_gone",
-            DropReason::OverLimit => "over_limit",
-            DropReason::NetnsQuota => "netns_quota",
-            DropReason::NetnsGone => "netns_gone",
-            DropReason::DeviceGone => "device_gone",
-            DropReason::Unhooked => "unhooked",
+            DropReason::QueueFull => c"queue_full",
+            DropReason::Rule => c"rule",
+            DropReason::Parse => c"parse",
+            DropReason::Drain => c"drain",
+            DropReason::NoMemory => c"no_memory",
+            DropReason::RouteGone => c"route_gone",
+            DropReason::OverLimit => c"over_limit",
+            DropReason::NetnsQuota => c"netns_quota",
+            DropReason::NetnsGone => c"netns_gone",
+            DropReason::DeviceGone => c"device_gone",
+            DropReason::Unhooked => c"unhooked",
         }
     }
 

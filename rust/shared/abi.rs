@@ -579,7 +579,7 @@ pub static COUNTERS: [CounterFile; 12] = [
         counter: Counter::Dropped,
         name: c"dropped",
         scope: Scope::Pipeline,
-        meaning: "packets dropped, every reason together (stats/drops)",
+        meaning: "packets dropped, every reason together (by reason: stats/drops/)",
     },
     CounterFile {
         counter: Counter::InFlight,

@@ -68,6 +68,17 @@ vigil_defaults() {
 	echo 1 >$SYSFS/stats/reset
 }
 
+# vigil_drops REASON: the default pipeline's drops for REASON (stats/drops/).
+vigil_drops() { vigil_read "stats/drops/$1"; }
+
+# vigil_drops_seen: "reason count" for every reason the default pipeline dropped for.
+vigil_drops_seen() {
+	local f
+	for f in "$SYSFS"/stats/drops/*; do
+		[ "$(<"$f")" = 0 ] || echo "${f##*/} $(<"$f")"
+	done
+}
+
 # vigil_wait_idle: waits (up to 5 s) until nothing is in flight in the pipeline.
 vigil_wait_idle() {
 	local _

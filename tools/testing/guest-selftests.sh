@@ -38,9 +38,10 @@ vigil_selftests_run "$root" "$out" "$@"
 
 {
 	for f in enabled hook match netns stats/seen stats/entered stats/delivered stats/dropped \
-		stats/in_flight stats/drops; do
-		[ -e "$SYSFS/$f" ] && printf '%s: %s\n' "$f" "$(tr '\n' ' ' <"$SYSFS/$f")"
+		stats/in_flight; do
+		[ -e "$SYSFS/$f" ] && printf '%s: %s\n' "$f" "$(<"$SYSFS/$f")"
 	done
+	echo "drops: $(vigil_drops_seen | tr '\n' ' ')"
 	echo "kernel: $(uname -r), tainted $(cat /proc/sys/kernel/tainted)"
 } >"$out/vigil.txt"
 cat "$out/vigil.txt"

@@ -48,7 +48,7 @@ added=$(vigil_read stats/cpus_added) removed=$(vigil_read stats/cpus_removed)
 echo "$(cat /tmp/send.out); $(cat /tmp/recv.out)"
 echo "stage 1 on CPUs $widest under load, $after after; cpus_added $added cpus_removed $removed pool_empty $(vigil_read stats/pool_empty)"
 dmesg | grep -o "vigil: pipeline .*" || true
-grep -v " 0$" $SYSFS/stats/drops || true
+vigil_drops_seen
 # What the receiving socket could not take (the stage's work starves the receiver).
 ip netns exec ab awk '/^Udp:/ { if (h) print "udp in ab:", $0; h = 1 }' /proc/net/snmp
 grep -q "^received $N out_of_order 0$" /tmp/recv.out

@@ -17,7 +17,6 @@ cleanup() {
 	vigil_netns_del bta btb
 }
 trap cleanup EXIT
-drops() { awk -v r="$1" '$1 == r {print $2}' $SYSFS/stats/drops; }
 
 # The pair is made in the initial namespace, where one process sets both ends' sizes
 # (iproute2 before 6.3 cannot set IPv4's), and then moved.
@@ -100,7 +99,7 @@ big() { awk -v c="$1" '$1 == c {print $2}' /tmp/big-counters; }
 m4=$(big marked4) m6=$(big marked6)
 echo "received $(cat /tmp/big-4) (IPv4) and $(cat /tmp/big-6) (IPv6) of $BYTES bytes;" \
 	"longer than 65535 at local_in: $(big v4) (IPv4), $(big v6) (IPv6), marked by vigil" \
-	"$m4, $m6; entered $(vigil_read stats/entered), parse drops $(drops parse)"
+	"$m4, $m6; entered $(vigil_read stats/entered), parse drops $(vigil_drops parse)"
 [ "$(cat /tmp/big-4)" = $BYTES ] && [ "$(cat /tmp/big-6)" = $BYTES ]
-[ "$(drops parse)" = 0 ]
+[ "$(vigil_drops parse)" = 0 ]
 [ "$m4" -gt 0 ] && [ "$m6" -gt 0 ]

@@ -37,7 +37,7 @@ wait $VIGIL_RX
 vigil_wait_idle
 e=$(vigil_read stats/entered) d=$(vigil_read stats/delivered) x=$(vigil_read stats/dropped)
 echo "$changes changes; $(cat /tmp/send.out), $(cat /tmp/recv.out); entered $e delivered $d dropped $x"
-cat $SYSFS/stats/drops
+vigil_drops_seen
 # A change holds the new pipeline until the old one drained: nothing is lost or reordered.
 grep -q "^received $N out_of_order 0$" /tmp/recv.out
 [ "$e" -gt 0 ] && [ "$e" = $((d + x)) ] && [ "$(vigil_read stats/in_flight)" = 0 ]

@@ -14,7 +14,6 @@ cleanup() {
 	vigil_netns_del dra drb
 }
 trap cleanup EXIT
-drops() { awk -v r="$1" '$1 == r {print $2}' $SYSFS/stats/drops; }
 
 vigil_netns_pair dra drb 10.89.0
 echo all >$SYSFS/netns
@@ -42,7 +41,7 @@ echo 0 >$SYSFS/enabled
 t1=$EPOCHREALTIME
 ms=$(((${t1/./} - ${t0/./}) / 1000))
 e=$(vigil_read stats/entered) d=$(vigil_read stats/delivered) x=$(vigil_read stats/dropped)
-drain=$(drops drain) left=$(vigil_read stats/in_flight)
+drain=$(vigil_drops drain) left=$(vigil_read stats/in_flight)
 held=$(vigil_read stats/held_packets) bytes=$(vigil_read stats/held_bytes)
 echo "disabled with $queued in flight, in $ms ms: entered $e delivered $d dropped $x" \
 	"(drain $drain); in flight $left, held $held packets, $bytes bytes"

@@ -19,7 +19,6 @@ cleanup() {
 	vigil_netns_del fia fib
 }
 trap cleanup EXIT
-drops() { awk -v r="$1" '$1 == r {print $2}' $SYSFS/stats/drops; }
 
 vigil_netns_pair fia fib 10.87.0
 # A failed neighbour allocation would leave datagrams waiting on ARP, dropped by
@@ -57,7 +56,7 @@ ip netns exec fia taskset -c 0 "$VIGIL" load --mode send --dst 10.87.0.2:9000 --
 stop_failing
 wait $VIGIL_RX || true
 vigil_wait_idle
-nomem=$(drops no_memory) slab=$(injected $fs) pages=$(injected $fp)
+nomem=$(vigil_drops no_memory) slab=$(injected $fs) pages=$(injected $fp)
 e=$(vigil_read stats/entered) d=$(vigil_read stats/delivered) x=$(vigil_read stats/dropped)
 read -r _ sent _ send_failed </tmp/send.out
 read -r _ received _ disorder </tmp/recv.out

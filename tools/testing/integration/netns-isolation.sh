@@ -11,7 +11,6 @@ cleanup() {
 	vigil_netns_del fa fb pa pb
 }
 trap cleanup EXIT
-drops() { awk -v r="$1" '$1 == r {print $2}' $SYSFS/stats/drops; }
 vigil_netns_pair fa fb 10.84.0
 vigil_netns_pair pa pb 10.85.0
 
@@ -39,7 +38,7 @@ flood=$!
 sleep 0.5
 ip netns exec pa taskset -c 0 ping -q -c 10 -i 0.2 -W 5 10.85.0.2 || true
 wait $flood
-quota=$(drops netns_quota) full=$(drops queue_full)
+quota=$(vigil_drops netns_quota) full=$(vigil_drops queue_full)
 echo "flood: netns_quota $quota, queue_full $full"
 # ping gives up on a late reply after twice its slowest round trip: count at the ICMP layer,
 # once the last reply had time to arrive.

@@ -67,7 +67,7 @@ for run in idle poll timeout adaptive adaptive@local_in; do
 	[ "$dropped" = 0 ] || ok=0
 	if [ $ok = 0 ]; then
 		echo "  FAILED"
-		cat $SYSFS/stats/drops
+		vigil_drops_seen
 		status=1
 	fi
 done

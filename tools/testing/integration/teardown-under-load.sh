@@ -13,7 +13,6 @@ cleanup() {
 	vigil_netns_del ta tb
 }
 trap cleanup EXIT
-drops() { awk -v r="$1" '$1 == r {print $2}' $SYSFS/stats/drops; }
 
 vigil_netns_pair ta tb 10.81.0
 echo all >$SYSFS/netns
@@ -42,7 +41,7 @@ burst() {
 burst
 held=$(vigil_read stats/in_flight)
 ip -n tb link set veth-tb down
-down=$(drops device_gone)
+down=$(vigil_drops device_gone)
 echo "device down with $held in flight: device_gone $down, in flight $(vigil_read stats/in_flight)"
 [ "$held" -gt 0 ] && [ "$down" -gt 0 ]
 
@@ -58,7 +57,7 @@ for _ in $(seq 100); do
 	sleep 0.05
 done
 wait
-gone=$(($(drops device_gone) + $(drops netns_gone) - down))
+gone=$(($(vigil_drops device_gone) + $(vigil_drops netns_gone) - down))
 echo "namespace deleted with $held in flight: $gone dropped, in flight $(vigil_read stats/in_flight)"
 [ "$held" -gt 0 ] && [ "$gone" -gt 0 ]
 

@@ -82,14 +82,7 @@ pub fn read(sysfs: &Sysfs, pipeline: &Name) -> Result<Snapshot, String> {
     for (t, name) in totals.iter_mut().zip(TOTALS) {
         *t = sysfs.read_u64(&stats(name))?;
     }
-    let drops = sysfs
-        .read(&stats("drops"))?
-        .lines()
-        .filter_map(|l| {
-            let (k, v) = l.split_once(' ')?;
-            Some((k.to_string(), v.trim().parse().ok()?))
-        })
-        .collect();
+    let drops = sysfs.read_u64_dir(&stats("drops"))?;
     let mut genl = Genl::connect()?;
     Ok(Snapshot {
         totals,

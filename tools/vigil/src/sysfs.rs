@@ -101,6 +101,23 @@ impl Sysfs {
             .map_err(|e| describe(&path, "read", &e))
     }
 
+    /// Every file of directory `dir` as a number, by name, sorted by name.
+    pub fn read_u64_dir(&self, dir: &str) -> Result<Vec<(String, u64)>, String> {
+        let path = self.root.join(dir);
+        let entries = std::fs::read_dir(&path).map_err(|e| describe(&path, "list", &e))?;
+        let mut out = Vec::new();
+        for entry in entries {
+            let name = entry
+                .map_err(|e| describe(&path, "list", &e))?
+                .file_name()
+                .to_string_lossy()
+                .into_owned();
+            out.push((name.clone(), self.read_u64(&format!("{dir}/{name}"))?));
+        }
+        out.sort();
+        Ok(out)
+    }
+
     /// `name` as a number.
     pub fn read_u64(&self, name: &str) -> Result<u64, String> {
         let text = self.read(name)?;
