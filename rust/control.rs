@@ -12,7 +12,7 @@ use crate::{
         StageLoad,
     },
     clock::now_ns,
-    config::{Config, TextBuf, MAX_CPUS, MAX_STAGES},
+    config::{Config, CpuList, TextBuf, MAX_CPUS, MAX_STAGES},
     files::PipelineDirs,
     netfilter::Registration,
     ops::Match,
@@ -57,12 +57,22 @@ impl Allocation {
     }
 }
 
+/// Counts a stage holding `cpus` into (`by` 1) or out of (`by` -1) `holders`.
+fn hold(holders: &mut [u32; MAX_CPUS as usize], cpus: CpuList, by: i32) {
+    for (cpu, n) in holders.iter_mut().enumerate() {
+        if cpus.0 & (1 << cpu) != 0 {
+            *n = n.saturating_add_signed(by);
+        }
+    }
+}
+
 /// Each stage's busy time so far, summed over CPUs (0 past `stages`).
 fn busy_by_stage(stats: &Stats, stages: usize) -> [u64; MAX_STAGES] {
     let mut busy = [0; MAX_STAGES];
     for (k, b) in busy.iter_mut().enumerate().take(stages) {
-        *b = (0..stats.nr_cpus() as u32)
-            .map(|cpu| stats.stage(k, cpu).busy_ns.load(Relaxed))
+        *b = stats
+            .stage_on_every_cpu(k)
+            .map(|s| s.busy_ns.load(Relaxed))
             .sum();
     }
     busy
@@ -340,20 +350,25 @@ impl Control {
     /// and logged.
     fn allocate(&self) {
         let mut state = self.state.lock();
+        let sized = |s: &Slot| s.running.is_some() && s.cfg.pipeline.allocate;
+        if !state.slots.iter().any(sized) {
+            return;
+        }
         let now = now_ns();
+        // How many running stages hold each CPU.
         let mut holders = [0u32; MAX_CPUS as usize];
         for slot in state.slots.iter().filter(|s| s.running.is_some()) {
             let p = &slot.cfg.pipeline;
             for stage in &p.stage[..p.stages] {
-                for (cpu, n) in holders.iter_mut().enumerate() {
-                    *n += u32::from(stage.cpus.0 & (1 << cpu) != 0);
-                }
+                hold(&mut holders, stage.cpus, 1);
             }
         }
+        // A resized pipeline keeps its filter and position (it starts with them), so what the
+        // hooks read of the order stays as published.
         for index in 0..state.slots.len() {
             let slot = &mut state.slots[index];
             let cfg = slot.cfg;
-            if slot.running.is_none() || !cfg.pipeline.allocate {
+            if !sized(slot) {
                 continue;
             }
             let busy = busy_by_stage(&slot.stats, cfg.pipeline.stages);
@@ -400,14 +415,8 @@ impl Control {
                 slot.stats.count_allocation(change.reason);
                 let before = stage.cpus;
                 if let Some(cpus) = cpus {
-                    for (cpu, n) in holders.iter_mut().enumerate() {
-                        let bit = 1u64 << cpu;
-                        match (before.0 & bit != 0, cpus.0 & bit != 0) {
-                            (false, true) => *n += 1,
-                            (true, false) => *n = n.saturating_sub(1),
-                            _ => {}
-                        }
-                    }
+                    hold(&mut holders, before, -1);
+                    hold(&mut holders, cpus, 1);
                     stage.cpus = cpus;
                 }
                 let (mut was, mut now_cpus) = (TextBuf::default(), TextBuf::default());
@@ -429,7 +438,6 @@ impl Control {
                 }
             }
         }
-        state.publish();
     }
 
     /// Applies a write to `pipelines`: adds, removes or reorders pipelines. A removed
@@ -522,10 +530,7 @@ impl Control {
 #[kunit_tests(vigil_control)]
 mod tests {
     use super::*;
-    use crate::{
-        abi::{Key, Value},
-        config::CpuList,
-    };
+    use crate::abi::{Key, Value};
 
     /// Adds `ns` of busy time to stage `stage` (on CPU 0).
     fn work(c: &Control, stage: usize, ns: u64) -> Result {

@@ -109,8 +109,8 @@ fn latency(pipelines: &Pipelines, dump: &mut Dump<'_>) -> Result {
         let (name, _, stats) = &pipelines[row / MAX_STAGES];
         let stage = row % MAX_STAGES;
         let mut counts = [0u64; BUCKETS];
-        for cpu in 0..stats.nr_cpus() as u32 {
-            for (sum, b) in counts.iter_mut().zip(&stats.stage(stage, cpu).latency) {
+        for s in stats.stage_on_every_cpu(stage) {
+            for (sum, b) in counts.iter_mut().zip(&s.latency) {
                 *sum += b.load(Relaxed);
             }
         }

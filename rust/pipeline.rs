@@ -1026,8 +1026,7 @@ mod tests {
     /// A stage's empty polls and head_ahead reschedules, over every CPU.
     fn stage_counts(stats: &Stats, stage: usize) -> (u64, u64) {
         let mut sum = (0, 0);
-        for cpu in 0..stats.nr_cpus() as u32 {
-            let s = stats.stage(stage, cpu);
+        for s in stats.stage_on_every_cpu(stage) {
             sum.0 += s.empty_polls.load(Relaxed);
             sum.1 += s.reschedules[Reason::HeadAhead.index()].load(Relaxed);
         }

@@ -430,6 +430,12 @@ impl Stats {
         &self.stages[stage.min(MAX_STAGES - 1) * self.nr_cpus + cpu]
     }
 
+    /// Stage `stage` on every CPU the table covers.
+    pub(crate) fn stage_on_every_cpu(&self, stage: usize) -> impl Iterator<Item = &StageStats> {
+        let start = stage.min(MAX_STAGES - 1) * self.nr_cpus;
+        self.stages[start..start + self.nr_cpus].iter()
+    }
+
     /// How many CPUs the stage table covers.
     pub(crate) fn nr_cpus(&self) -> usize {
         self.nr_cpus

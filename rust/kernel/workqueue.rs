@@ -3,6 +3,9 @@
 //! A periodic job in process context: a deferrable `delayed_work` on the system workqueue that
 //! runs a [`Periodic`] and queues itself again, until it is dropped.
 //!
+//! Not `kernel::workqueue::DelayedWork`: that one cannot be cancelled, and module exit must
+//! not leave a work queued that would run the module's code after it is gone.
+//!
 //! C header: `include/linux/workqueue.h`.
 
 use crate::sys;

@@ -199,6 +199,34 @@ pub enum Value {
     Ops(Ops),
 }
 
+impl Value {
+    /// Writes the value as its file shows it, newline included: a policy lists them all, the
+    /// current one in brackets; a rule table shows a rule per line (nothing when empty).
+    pub fn show(&self, out: &mut impl fmt::Write) -> fmt::Result {
+        match self {
+            Value::Flag(on) => writeln!(out, "{}", u8::from(*on)),
+            Value::Number(n) => writeln!(out, "{n}"),
+            Value::Policy(current) => {
+                for (i, policy) in Policy::ALL.into_iter().enumerate() {
+                    let sep = if i == 0 { "" } else { " " };
+                    if policy == *current {
+                        write!(out, "{sep}[{}]", policy.name())?;
+                    } else {
+                        write!(out, "{sep}{}", policy.name())?;
+                    }
+                }
+                writeln!(out)
+            }
+            Value::Hook(hook) => writeln!(out, "{}", hook.name()),
+            Value::Netns(netns) => writeln!(out, "{}", netns.name()),
+            Value::Match(m) => writeln!(out, "{m}"),
+            Value::Rules(rules) => rules.iter().try_for_each(|r| writeln!(out, "{r}")),
+            Value::Cpus(cpus) => writeln!(out, "{cpus}"),
+            Value::Ops(ops) => writeln!(out, "{ops}"),
+        }
+    }
+}
+
 impl Kind {
     /// Parses a write to a file of this kind; `nr_cpus` bounds CPU lists.
     pub fn parse(self, input: &[u8], nr_cpus: u32) -> Result<Value, ParseError> {

@@ -331,39 +331,10 @@ impl Config {
 
     /// Writes `key`'s value (of stage `stage`) as its file shows it, newline included.
     pub fn show(&self, key: Key, stage: usize, out: &mut impl fmt::Write) -> fmt::Result {
-        let p = &self.pipeline;
-        let st = p.stage.get(stage).ok_or(fmt::Error)?;
-        match key {
-            Key::Enabled => writeln!(out, "{}", u8::from(self.enabled)),
-            Key::Policy => {
-                for (i, policy) in Policy::ALL.into_iter().enumerate() {
-                    let sep = if i == 0 { "" } else { " " };
-                    if policy == p.params.policy {
-                        write!(out, "{sep}[{}]", policy.name())?;
-                    } else {
-                        write!(out, "{sep}{}", policy.name())?;
-                    }
-                }
-                writeln!(out)
-            }
-            Key::Stages => writeln!(out, "{}", p.stages),
-            Key::PollWindowNs => writeln!(out, "{}", p.params.window_ns),
-            Key::BacklogThreshold => writeln!(out, "{}", p.params.backlog_threshold),
-            Key::BurstGapNs => writeln!(out, "{}", p.params.burst_gap_ns),
-            Key::QueueLen => writeln!(out, "{}", p.queue_len),
-            Key::Hook => writeln!(out, "{}", p.hook.name()),
-            Key::Match => writeln!(out, "{}", p.matcher),
-            Key::Rules => p.rules.iter().try_for_each(|r| writeln!(out, "{r}")),
-            Key::Netns => writeln!(out, "{}", p.netns.name()),
-            Key::NetnsQuota => writeln!(out, "{}", p.netns_quota),
-            Key::MaxHeldPackets => writeln!(out, "{}", p.max_held_packets),
-            Key::MaxHeldBytes => writeln!(out, "{}", p.max_held_bytes),
-            Key::CpuPool => writeln!(out, "{}", p.cpu_pool),
-            Key::Allocate => writeln!(out, "{}", u8::from(p.allocate)),
-            Key::Cpus => writeln!(out, "{}", st.cpus),
-            Key::Ops => writeln!(out, "{}", st.ops),
-            Key::WorkNs => writeln!(out, "{}", st.work_ns),
+        if stage >= MAX_STAGES {
+            return Err(fmt::Error);
         }
+        self.get(key, stage).show(out)
     }
 }
 

@@ -68,6 +68,19 @@ vigil_defaults() {
 	echo 1 >$SYSFS/stats/reset
 }
 
+# vigil_slow_stages CPU: eight stages of 1 ms of work a packet (the most work_ns
+# allows), all on CPU: the pipeline delivers about 125 packets a second, so what
+# a test sends stays queued for seconds.
+vigil_slow_stages() {
+	local k
+	echo 8 >$SYSFS/stages
+	for k in 0 1 2 3 4 5 6 7; do
+		echo "$1" >$SYSFS/stage$k/cpus
+		echo work >$SYSFS/stage$k/ops
+		echo 1000000 >$SYSFS/stage$k/work_ns
+	done
+}
+
 # vigil_drops REASON: the default pipeline's drops for REASON (stats/drops/).
 vigil_drops() { vigil_read "stats/drops/$1"; }
 

@@ -20,16 +20,10 @@ echo all >$SYSFS/netns
 echo $N >$SYSFS/netns_quota
 echo 4096 >$SYSFS/queue_len
 echo idle >$SYSFS/policy
-# Eight stages of 1 ms a packet (the most `work_ns` allows), all on CPU 1: the pipeline
-# delivers about 125 packets a second, fewer than half of the N in the drain's 5 s even if
-# a loaded machine stretches them to 10 s, and every stage still has a queue when it ends.
-# CPU 0 is left to the sender.
-echo 8 >$SYSFS/stages
-for k in 0 1 2 3 4 5 6 7; do
-	echo 1 >$SYSFS/stage$k/cpus
-	echo work >$SYSFS/stage$k/ops
-	echo 1000000 >$SYSFS/stage$k/work_ns
-done
+# Eight stages of 1 ms a packet, all on CPU 1: about 125 packets a second, fewer than half
+# of the N in the drain's 5 s even if a loaded machine stretches them to 10 s, and every
+# stage still has a queue when it ends. CPU 0 is left to the sender.
+vigil_slow_stages 1
 echo "udp dport 9000" >$SYSFS/match
 echo 1 >$SYSFS/enabled
 

@@ -17,14 +17,9 @@ trap cleanup EXIT
 vigil_netns_pair ta tb 10.81.0
 echo all >$SYSFS/netns
 echo 4096 >$SYSFS/netns_quota
-echo 8 >$SYSFS/stages
 echo idle >$SYSFS/policy
 # 8 ms a packet on one CPU: a burst stays queued for seconds.
-for k in 0 1 2 3 4 5 6 7; do
-	echo 0 >$SYSFS/stage$k/cpus
-	echo work >$SYSFS/stage$k/ops
-	echo 1000000 >$SYSFS/stage$k/work_ns
-done
+vigil_slow_stages 0
 echo "udp dport 9000-9100" >$SYSFS/match
 echo 1 >$SYSFS/enabled
 
