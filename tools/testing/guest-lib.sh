@@ -6,6 +6,12 @@ VIGIL_KO=$VIGIL_ROOT/vigil.ko
 VIGIL=${CARGO_TARGET_DIR:-$VIGIL_ROOT/tools/target}/release/vigil
 SYSFS=/sys/kernel/vigil
 
+# A script that stops at its first failure (set -e, as the integration tests do) says
+# where: the line and the command, which the test's log then ends with.
+case $- in
+*e*) trap 'echo "${BASH_SOURCE[0]##*/}:$LINENO: failed ($?): $BASH_COMMAND" >&2' ERR ;;
+esac
+
 # vigil_read NAME: the value of a sysfs attribute.
 vigil_read() { cat "$SYSFS/$1"; }
 
@@ -130,14 +136,30 @@ vigil_netns_del() {
 	done | ip -b - 2>/dev/null || true
 }
 
+# vigil_wait_bound PID PORT: waits (up to 10 s) until process PID has a UDP socket bound
+# to PORT, read from /proc/PID/net (the process's own namespace); fails if it never does.
+# A fixed sleep before sending lost datagrams when a loaded host started the receiver late.
+vigil_wait_bound() {
+	local port _
+	port=$(printf ':%04X' "$2")
+	for _ in $(seq 100); do
+		cat "/proc/$1/net/udp" "/proc/$1/net/udp6" 2>/dev/null |
+			awk -v p="$port" 'substr($2, length($2) - 4) == p {found = 1} END {exit !found}' &&
+			return 0
+		sleep 0.1
+	done
+	echo "no UDP socket bound to port $2 by process $1" >&2
+	return 1
+}
+
 # vigil_udp_receiver NS DST COUNT FLOWS [TIMEOUT]: starts `vigil load --mode recv` in
 # namespace NS in the background, its report going to /tmp/recv.out, sets
-# VIGIL_RX to its pid, and gives it time to bind before anyone sends.
+# VIGIL_RX to its pid, and returns once it has bound DST's port.
 # TIMEOUT is how long the receiver waits after the last datagram, in seconds
 # (default 3).
 vigil_udp_receiver() {
 	ip netns exec "$1" "$VIGIL" load --mode recv --dst "$2" --count "$3" --flows "$4" \
 		--timeout "${5:-3}" >/tmp/recv.out &
 	VIGIL_RX=$!
-	sleep 0.5
+	vigil_wait_bound $VIGIL_RX "${2##*:}"
 }

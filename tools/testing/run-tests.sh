@@ -120,6 +120,13 @@ if [ -s "$out/vm/integration.tap" ]; then
 	p=$(grep -c '^ok ' "$out/vm/integration.tap")
 	f=$(grep -c '^not ok ' "$out/vm/integration.tap")
 	count "$p" "$f" "VM integration tests"
+	# Again at the end, where a log cut to its head and tail still shows them: the last
+	# lines of each failed test's output (guest-lib.sh names the failed line).
+	sed -nE 's/^not ok [0-9]+ - integration: ([^ ]+).*/\1/p' "$out/vm/integration.tap" |
+		while read -r name; do
+			echo "--- $name failed; its last lines:"
+			tail -n 12 "$out/vm/$name.log" 2>/dev/null | sed 's/^/    /'
+		done
 else
 	record 1 "VM integration tests: no results from the VM"
 fi

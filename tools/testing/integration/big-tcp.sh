@@ -89,17 +89,28 @@ transfer() {
 		wc -c >"/tmp/big-$1"
 	wait
 }
-transfer 4 9301 10.90.0.1 9311 &
-transfer 6 9302 '[fd90::1]' 9312 &
-wait
-# One line per counter: NAME PACKETS.
-ip netns exec btb nft list counters table inet big |
-	awk '$1 == "counter" {name = $2} $1 == "packets" {print name, $2}' >/tmp/big-counters
-big() { awk -v c="$1" '$1 == c {print $2}' /tmp/big-counters; }
-m4=$(big marked4) m6=$(big marked6)
-echo "received $(cat /tmp/big-4) (IPv4) and $(cat /tmp/big-6) (IPv6) of $BYTES bytes;" \
-	"longer than 65535 at local_in: $(big v4) (IPv4), $(big v6) (IPv6), marked by vigil" \
+# counted NAME: packets counter NAME counted at btb's local_in.
+counted() {
+	ip netns exec btb nft list counter inet big "$1" | awk '$1 == "packets" {print $2}'
+}
+# Whether the sender's GSO packets grow past 64 KiB depends on timing (its window and
+# pacing); a transfer where none did shows nothing about vigil, so a family whose
+# packets all stayed at 64 KiB or less transfers again, up to three times. Every
+# transfer must arrive whole, and the final counts must include marked long packets.
+v4=0 v6=0
+for try in 1 2 3; do
+	[ "$v4" -gt 0 ] || transfer 4 $((9300 + 2 * try)) 10.90.0.1 9311 &
+	[ "$v6" -gt 0 ] || transfer 6 $((9301 + 2 * try)) '[fd90::1]' 9312 &
+	wait
+	for f in 4 6; do
+		[ "$(cat /tmp/big-$f)" = $BYTES ] || { echo "IPv$f: $(cat /tmp/big-$f) bytes"; exit 1; }
+	done
+	v4=$(counted v4) v6=$(counted v6)
+	[ "$v4" -gt 0 ] && [ "$v6" -gt 0 ] && break
+done
+m4=$(counted marked4) m6=$(counted marked6)
+echo "$try transfer(s) each of $BYTES bytes received whole;" \
+	"longer than 65535 at local_in: $v4 (IPv4), $v6 (IPv6), marked by vigil" \
 	"$m4, $m6; entered $(vigil_read stats/entered), parse drops $(vigil_drops parse)"
-[ "$(cat /tmp/big-4)" = $BYTES ] && [ "$(cat /tmp/big-6)" = $BYTES ]
 [ "$(vigil_drops parse)" = 0 ]
 [ "$m4" -gt 0 ] && [ "$m6" -gt 0 ]

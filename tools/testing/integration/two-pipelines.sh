@@ -25,10 +25,11 @@ echo idle >$WEB/policy
 echo 2 >$WEB/stages
 echo 1 >$WEB/enabled
 
-# recv PORT COUNT: a receiver in tb writing /tmp/recv-PORT.out.
+# recv PORT COUNT: a receiver in tb writing /tmp/recv-PORT.out; returns once it is bound.
 recv() {
 	ip netns exec tb "$VIGIL" load --mode recv --dst 10.89.0.2:$1 --count $2 --flows 2 \
 		--timeout 8 >/tmp/recv-$1.out &
+	vigil_wait_bound $! $1
 }
 # send PORT COUNT: a sender in ta, in the background.
 send() {
@@ -39,7 +40,6 @@ counts() { echo "$(<$1/stats/entered) $(<$1/stats/delivered) $(<$1/stats/dropped
 
 recv 9000 $N; r1=$!
 recv 9050 $N; r2=$!
-sleep 0.5
 send 9000 $N; s1=$!
 send 9050 $N; s2=$!
 wait $s1 $s2 $r1 $r2
@@ -57,7 +57,6 @@ grep -q "^received $N out_of_order 0$" /tmp/recv-9050.out
 echo "web default" >$SYSFS/pipelines
 [ "$(<$SYSFS/pipelines)" = "web default" ]
 recv 9001 100; r1=$!
-sleep 0.5
 send 9001 100; s1=$!
 wait $s1 $r1
 read -r we2 _ <<<"$(counts $WEB)"
@@ -70,7 +69,6 @@ grep -q "^received 100 out_of_order 0$" /tmp/recv-9001.out
 echo "default web" >$SYSFS/pipelines
 recv 9002 $N; r1=$!
 recv 9051 $N; r2=$!
-sleep 0.5
 send 9002 $N; s1=$!
 send 9051 $N; s2=$!
 sleep 0.2
