@@ -95,7 +95,8 @@ impl Cell {
 pub const NOT_MEASURABLE: &str = "not_measurable";
 
 /// Joins each run with its host cell (by its `cell` key) and the run's layout in `meta`:
-/// sets the host-derived figures (`host_wall_ns`, `host_wait_frac`, `stage_host_cpu_ns`,
+/// sets the host-derived figures (`host_wall_ns`, `host_wait_frac`, `host_emulation_frac`,
+/// `stage_host_cpu_ns`,
 /// `stage_cpu_ns_per_pkt`, `vcpu_wakeups`, and `wakeups` when the guest gave none: the
 /// guest's cpuidle exits if it has them, else the stage vCPU threads' wake-ups) and
 /// `not_measurable` when the run cannot be trusted.
@@ -135,6 +136,7 @@ pub fn annotate(runs: &mut [Run], hosts: &[HostCell], meta: &Meta) {
                 }
                 set(run, "host_wall_ns", Some(h.wall_ns as f64));
                 set(run, "host_wait_frac", h.max_wait_fraction());
+                set(run, "host_emulation_frac", h.emulation_fraction());
                 let cpu = h
                     .run_ns_of(&stage_vcpus)
                     .filter(|_| !stage_vcpus.is_empty());

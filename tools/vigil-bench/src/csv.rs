@@ -67,12 +67,12 @@ mod tests {
              stage_cpu_ns_per_pkt,wakeups,wakeups_per_1k,cpuidle_exits,vcpu_wakeups,stage_irqs,\
              ipis_sent,\
              reschedules,resched_head_ahead,resched_upstream_backlog,resched_window,\
-             resched_head_active,completions,polls,empty_polls,duration_ns,throughput_pps,\
-             host_wall_ns,host_wait_frac,not_measurable"
+             resched_head_active,completions,polls,empty_polls,dropped,duration_ns,throughput_pps,\
+             host_wall_ns,host_wait_frac,host_emulation_frac,not_measurable"
         );
         assert_eq!(
             lines[1],
-            "a,latency,idle,,3,3,,,,,,,,0.5,,,1,333.333333,,,,,,,,,,,,,,,,,"
+            "a,latency,idle,,3,3,,,,,,,,0.5,,,1,333.333333,,,,,,,,,,,,,,,,,,,"
         );
     }
 

@@ -80,6 +80,16 @@ pub struct VcpuCell {
     pub wakeups: u64,
 }
 
+/// QEMU's threads other than the vCPUs (its main loop, which runs the emulated timers and
+/// devices, and its I/O workers) over one cell, summed over the threads that lived through it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct EmulationCell {
+    /// Host CPU time they used.
+    pub run_ns: u64,
+    /// Time they waited on a host run queue.
+    pub wait_ns: u64,
+}
+
 /// The host's view of one measured cell.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostCell {
@@ -89,6 +99,8 @@ pub struct HostCell {
     pub wall_ns: u64,
     /// Every vCPU thread, by guest CPU number.
     pub vcpus: Vec<VcpuCell>,
+    /// QEMU's other threads, when sampled.
+    pub emulation: Option<EmulationCell>,
 }
 
 impl HostCell {
@@ -134,8 +146,14 @@ impl HostCell {
         Some(sum)
     }
 
+    /// The host CPU QEMU's emulation threads used over the cell, as a fraction of the wall time.
+    pub fn emulation_fraction(&self) -> Option<f64> {
+        let e = self.emulation?;
+        (self.wall_ns > 0).then(|| e.run_ns as f64 / self.wall_ns as f64)
+    }
+
     /// The line `host.txt` holds for the cell:
-    /// `cell=ID wall_ns=N vcpu0=TID:RUN_NS:WAIT_NS:WAKEUPS vcpu1=...`.
+    /// `cell=ID wall_ns=N vcpu0=TID:RUN_NS:WAIT_NS:WAKEUPS vcpu1=... [emulation=RUN_NS:WAIT_NS]`.
     pub fn to_line(&self) -> String {
         let mut out = format!("cell={} wall_ns={}", self.cell, self.wall_ns);
         for v in &self.vcpus {
@@ -143,6 +161,9 @@ impl HostCell {
                 " vcpu{}={}:{}:{}:{}",
                 v.cpu, v.tid, v.run_ns, v.wait_ns, v.wakeups
             ));
+        }
+        if let Some(e) = self.emulation {
+            out.push_str(&format!(" emulation={}:{}", e.run_ns, e.wait_ns));
         }
         out
     }
@@ -152,6 +173,7 @@ impl HostCell {
         let mut cell = None;
         let mut wall_ns = None;
         let mut vcpus = Vec::new();
+        let mut emulation = None;
         for pair in line.split_whitespace() {
             let (key, value) = pair
                 .split_once('=')
@@ -161,6 +183,12 @@ impl HostCell {
                 cell = Some(value.to_string());
             } else if key == "wall_ns" {
                 wall_ns = Some(value.parse().map_err(|_| bad())?);
+            } else if key == "emulation" {
+                let (run, wait) = value.split_once(':').ok_or_else(bad)?;
+                emulation = Some(EmulationCell {
+                    run_ns: run.parse().map_err(|_| bad())?,
+                    wait_ns: wait.parse().map_err(|_| bad())?,
+                });
             } else if let Some(cpu) = key.strip_prefix("vcpu") {
                 let cpu = cpu.parse().map_err(|_| bad())?;
                 let parts: Vec<u64> = value
@@ -185,6 +213,7 @@ impl HostCell {
             cell: cell.ok_or("no `cell`")?,
             wall_ns: wall_ns.ok_or("no `wall_ns`")?,
             vcpus,
+            emulation,
         })
     }
 }
@@ -294,13 +323,18 @@ mod tests {
                     wakeups: 40,
                 },
             ],
+            emulation: Some(EmulationCell {
+                run_ns: 90_000_000,
+                wait_ns: 1_000,
+            }),
         };
         let line = cell.to_line();
         assert_eq!(
             line,
             "cell=burst.idle.0 wall_ns=1000000000 vcpu0=11:900000000:5000000:7 \
-             vcpu1=12:100000000:30000000:40"
+             vcpu1=12:100000000:30000000:40 emulation=90000000:1000"
         );
+        assert_eq!(cell.emulation_fraction(), Some(0.09));
         assert_eq!(HostCell::parse_line(&line), Ok(cell.clone()));
         assert_eq!(cell.max_wait_fraction(), Some(0.03));
         assert!(cell.contention().unwrap().contains("3.0%"));
@@ -350,5 +384,7 @@ mod tests {
         assert_eq!(cells.len(), 1);
         assert_eq!(cells[0].wall_ns, 6);
         assert!(parse("cell=a").unwrap_err().0.contains("line 1"));
+        assert_eq!(cells[0].emulation, None);
+        assert!(HostCell::parse_line("cell=a wall_ns=1 emulation=5").is_err());
     }
 }

@@ -42,7 +42,7 @@
 //! Required keys:
 //!
 //! - `profile`: the traffic profile, e.g. `steady-2000pps`, `burst-32x2ms`, `burst-8x40us`,
-//!   `poisson-2000pps`, `flood`; letters, digits, `-`, `_` and `.` only (it names
+//!   `poisson-2000pps`, `rate-20kpps`; letters, digits, `-`, `_` and `.` only (it names
 //!   `sim-<profile>.json`). Profiles whose name starts with `burst` get the latency and CPU
 //!   targets.
 //! - `kind`: `latency` or `throughput`.
@@ -75,8 +75,11 @@
 //!   `resched_head_active`: policy decisions to keep polling, in total and by reason.
 //! - `completions`, `polls`, `empty_polls`: NAPI completions, polls, and polls that found
 //!   nothing.
+//! - `dropped`: packets the pipeline dropped (every reason); `-` for `plain`.
 //! - `duration_ns`: the run's length.
-//! - `throughput_pps`: received packets per second (for `kind=throughput`).
+//! - `throughput_pps`: delivered packets per second (for `kind=throughput`: in `make bench`,
+//!   pktgen's packets delivered to UDP over its sending time plus the pipeline's drain time,
+//!   at the offered rate the profile names).
 //!
 //! Optional free text: `profile_desc`, the profile's description with `_` for spaces
 //! (`32_packets_every_2_ms`), shown under the profile's heading.

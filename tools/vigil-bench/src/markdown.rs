@@ -95,6 +95,22 @@ fn measurability(report: &Report, out: &mut String) {
          measurable when any of its runs is not.\n\n",
         CONTENDED_WAIT_FRACTION * 100.0
     ));
+    // QEMU's own threads share the host's cores with the vCPUs: how much they used says how
+    // much of the contention the emulation itself brings.
+    let emulation = Spread::of(
+        report
+            .runs
+            .iter()
+            .filter_map(|r| r.number("host_emulation_frac")),
+    );
+    if let Some(e) = emulation {
+        out.push_str(&format!(
+            "QEMU's emulation threads (its main loop, which runs the emulated timers and \
+             devices, and its I/O workers) used {} of a host core over the runs (median, \
+             min–max).\n\n",
+            spread(Some(e), percent)
+        ));
+    }
     let bad: Vec<&Cell> = report
         .cells
         .iter()
@@ -289,7 +305,9 @@ fn throughput(report: &Report, out: &mut String) {
                 vec![
                     c.variant().name().to_string(),
                     c.runs.len().to_string(),
+                    spread(c.spread_of("sent"), |v| fixed(v, 0)),
                     spread(c.spread(Metric::Throughput), |v| fixed(v, 0)),
+                    spread(c.spread_of("dropped"), |v| fixed(v, 0)),
                     ratio_text(&r),
                     measurable_mark(c),
                 ]
@@ -297,11 +315,13 @@ fn throughput(report: &Report, out: &mut String) {
             .collect();
         table(
             out,
-            "lrrrl",
+            "lrrrrrl",
             &[
                 "variant",
                 "runs",
-                "packets/s",
+                "sent",
+                "delivered packets/s",
+                "dropped",
                 "ratio to plain",
                 "measurable",
             ],

@@ -9,7 +9,7 @@ use crate::Error;
 pub enum Kind {
     /// One-way latency of paced traffic.
     Latency,
-    /// Packets per second under a flood.
+    /// Packets per second delivered at an offered rate.
     Throughput,
 }
 
@@ -93,7 +93,7 @@ pub enum Value {
 }
 
 /// The keys whose value must be a number or `-`, in the order of the CSV columns.
-pub const NUMERIC_KEYS: [&str; 30] = [
+pub const NUMERIC_KEYS: [&str; 32] = [
     "rep",
     "sent",
     "received",
@@ -120,10 +120,12 @@ pub const NUMERIC_KEYS: [&str; 30] = [
     "completions",
     "polls",
     "empty_polls",
+    "dropped",
     "duration_ns",
     "throughput_pps",
     "host_wall_ns",
     "host_wait_frac",
+    "host_emulation_frac",
 ];
 
 /// The key of the value this tool derives; the guest must not write it.

@@ -53,21 +53,21 @@ fn the_binary_writes_all_four_files() {
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 19);
     assert!(lines[0].starts_with("profile,kind,variant,rep,sent,received,"));
-    assert!(lines[0].ends_with(",host_wall_ns,host_wait_frac,not_measurable"));
+    assert!(lines[0].ends_with(",host_wall_ns,host_wait_frac,host_emulation_frac,not_measurable"));
     // The example ran 4 vCPUs on 2 host cores: every run is oversubscribed.
     let over = "oversubscribed: 4 vCPUs on 2 host cores";
     assert_eq!(
         lines[5],
         format!(
             "burst-32x2ms,latency,adaptive,,2000,2000,0,21000,50000,70000,32768,65536,131072,\
-             0.2,,,600,300,,,,,900,100,200,500,100,700,9000,4000,2000000000,,,,{over}"
+             0.2,,,600,300,,,,,900,100,200,500,100,700,9000,4000,,2000000000,,,,,{over}"
         )
     );
     assert_eq!(
         lines[1],
         format!(
-            "burst-32x2ms,latency,plain,,2000,2000,0,18000,30000,45000,,,,,,,,,,,,,,,,,,,,,\
-             2000000000,,,,{over}"
+            "burst-32x2ms,latency,plain,,2000,2000,0,18000,30000,45000,,,,,,,,,,,,,,,,,,,,,,\
+             2000000000,,,,,{over}"
         )
     );
     // 40 wake-ups over 900000 packets: 0.0444... per 1000, rounded to six decimals.
@@ -103,8 +103,8 @@ fn the_binary_writes_all_four_files() {
         &format!("| burst-8x40us | adaptive host stage CPU/packet ≤ 0.25× poll | – | {nm} |\n"),
         "| flood | timeout throughput ≥ 0.7× plain | 0.60 | not measurable (timeout: \
          oversubscribed: 4 vCPUs on 2 host cores) |\n",
-        "| timeout | 1 | 60000 | not measurable (timeout: oversubscribed: 4 vCPUs on 2 host \
-         cores); 0.60 | **not measurable**",
+        "| timeout | 1 | 1000000 | 60000 | – | not measurable (timeout: oversubscribed: 4 vCPUs on 2 \
+         host cores); 0.60 | **not measurable**",
         "### burst-32x2ms (`sim-burst-32x2ms.json`)\n",
         "| adaptive | 50.0 | 60.0 | 20.0% | 19.0% | 300.0 | 200.0 |\n",
         &format!("| adaptive/poll p99 | {nm}; 0.50 | 0.60 |\n"),

@@ -10,7 +10,8 @@
 //! vCPU *i* to host core *i* of `--cores` (default 0, 1, ...: one core each) with
 //! `taskset -p -c`, then serves the guest's cell marks: the guest writes `DIR/req` holding
 //! `SEQ begin CELL`, `SEQ end CELL` or `SEQ done` and a newline; this tool samples every vCPU thread's
-//! `schedstat` (host CPU time and run-queue wait) and the host's monotonic clock, writes `SEQ`
+//! `schedstat` (host CPU time and run-queue wait), the same summed over QEMU's other threads
+//! (its main loop and I/O workers), and the host's monotonic clock, writes `SEQ`
 //! to `DIR/ack`, and on `end` appends the cell's deltas to `FILE` (one
 //! `vigil_bench::host::HostCell` line). It exits on `done` or when the VM is gone.
 
@@ -21,7 +22,7 @@ use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use vigil_bench::host::{self, HostCell, ThreadTimes, VcpuCell};
+use vigil_bench::host::{self, EmulationCell, HostCell, ThreadTimes, VcpuCell};
 
 /// The host side of `make bench`: pins the VM's vCPU threads and samples them around each
 /// run the guest marks.
@@ -60,17 +61,62 @@ fn connect(path: &Path, wait: Duration) -> Result<Vec<(u32, u32)>, String> {
     }
 }
 
-fn sample(threads: &[(u32, u32)]) -> Option<(Instant, Vec<ThreadTimes>)> {
-    let now = Instant::now();
-    let times = threads
+/// One sample: when, each vCPU thread's times, and QEMU's other threads' times by thread id.
+struct Sample {
+    at: Instant,
+    vcpus: Vec<ThreadTimes>,
+    emulation: Vec<(u32, ThreadTimes)>,
+}
+
+/// The process (thread group) thread `tid` belongs to.
+fn process_of(tid: u32) -> Option<u32> {
+    let status = fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Tgid:"))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// The times of every thread of process `pid` that is not one of `vcpus`.
+fn emulation_threads(pid: u32, vcpus: &[(u32, u32)]) -> Vec<(u32, ThreadTimes)> {
+    let Ok(dir) = fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|tid| !vcpus.iter().any(|&(_, v)| v == *tid))
+        .filter_map(|tid| Some((tid, ThreadTimes::read(tid).ok()?)))
+        .collect()
+}
+
+fn sample(threads: &[(u32, u32)], qemu: Option<u32>) -> Option<Sample> {
+    let at = Instant::now();
+    let vcpus = threads
         .iter()
         .map(|&(_, tid)| ThreadTimes::read(tid).ok())
         .collect::<Option<Vec<_>>>()?;
-    Some((now, times))
+    let emulation = qemu.map_or_else(Vec::new, |pid| emulation_threads(pid, threads));
+    Some(Sample {
+        at,
+        vcpus,
+        emulation,
+    })
+}
+
+/// What QEMU's other threads did between two samples, over the threads in both.
+fn emulation_between(a: &Sample, b: &Sample) -> EmulationCell {
+    let mut out = EmulationCell::default();
+    for (tid, t1) in &b.emulation {
+        if let Some((_, t0)) = a.emulation.iter().find(|(t, _)| t == tid) {
+            out.run_ns += t1.run_ns.saturating_sub(t0.run_ns);
+            out.wait_ns += t1.wait_ns.saturating_sub(t0.wait_ns);
+        }
+    }
+    out
 }
 
 fn run(o: Options) -> Result<(), String> {
     let threads = connect(&o.qmp, o.wait)?;
+    let qemu = threads.first().and_then(|&(_, tid)| process_of(tid));
     let cores = o.cores.unwrap_or_else(|| {
         let n = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
         (0..n).collect()
@@ -96,7 +142,7 @@ fn run(o: Options) -> Result<(), String> {
     let ack = o.sync.join("ack");
     let ack_tmp = o.sync.join("ack.tmp");
     let mut last = 0u64;
-    let mut begun: Option<(String, Instant, Vec<ThreadTimes>)> = None;
+    let mut begun: Option<(String, Sample)> = None;
     loop {
         if threads
             .iter()
@@ -123,14 +169,14 @@ fn run(o: Options) -> Result<(), String> {
         };
         let what = words.next().unwrap_or("");
         let cell = words.next().unwrap_or("").to_string();
-        let now = sample(&threads);
+        let now = sample(&threads, qemu);
         match (what, now) {
-            ("begin", Some((t, times))) => begun = Some((cell, t, times)),
-            ("end", Some((t1, times1))) => {
-                if let Some((name, t0, times0)) = begun.take().filter(|b| b.0 == cell) {
+            ("begin", Some(s)) => begun = Some((cell, s)),
+            ("end", Some(s1)) => {
+                if let Some((name, s0)) = begun.take().filter(|b| b.0 == cell) {
                     let vcpus = threads
                         .iter()
-                        .zip(times0.iter().zip(&times1))
+                        .zip(s0.vcpus.iter().zip(&s1.vcpus))
                         .map(|(&(cpu, tid), (a, b))| VcpuCell {
                             cpu,
                             tid,
@@ -141,8 +187,9 @@ fn run(o: Options) -> Result<(), String> {
                         .collect();
                     let hc = HostCell {
                         cell: name,
-                        wall_ns: (t1 - t0).as_nanos() as u64,
+                        wall_ns: (s1.at - s0.at).as_nanos() as u64,
                         vcpus,
+                        emulation: qemu.map(|_| emulation_between(&s0, &s1)),
                     };
                     writeln!(out, "{}", hc.to_line()).map_err(|e| e.to_string())?;
                 }
