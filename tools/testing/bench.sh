@@ -9,7 +9,8 @@
 #
 # The VM gets no more vCPUs than the host has cores (default: the host's cores,
 # at most 4: CPU 0 for the sender, receiver and hook, the others for the
-# stages), and vigil-bench-host pins each vCPU thread to its own host core (the
+# stages), QEMU's other threads go to a spare host core or else to core 0 (with
+# the sender's vCPU), and vigil-bench-host pins each vCPU thread to its own host core (the
 # thread ids come from QMP query-cpus-fast) and samples each thread's host CPU
 # time and run-queue wait around every measured run: a run whose vCPUs waited
 # for the host is marked contended, and the report calls its figures "not
@@ -66,6 +67,12 @@ bin=$CARGO_TARGET_DIR/release
 # a socket path may not exceed 107 bytes.
 qmpdir=$(mktemp -d /tmp/vigil-bench-qmp.XXXXXX)
 cores=$(seq -s, 0 $((cpus - 1)))
+# QEMU's own threads (its main loop runs the emulated timers and devices: about a tenth of
+# a core under TCG) and this script's helpers go to a core no vCPU has, if the host has
+# one, else to core 0 with the traffic source's vCPU, so that the stage vCPUs have theirs
+# alone. Children inherit the affinity; vigil-bench-host then moves each vCPU to its core.
+emulation_core=$((cpus < host_cores ? cpus : 0))
+taskset -pc "$emulation_core" $$ >/dev/null
 "$bin/vigil-bench-host" --qmp "$qmpdir/qmp" --sync "$work/sync" --out "$raw/host.txt" \
 	--cores "$cores" 2>"$work/host.log" &
 host_pid=$!
@@ -98,6 +105,7 @@ grep -q kvm "$VIGIL_CACHE"/kvm-probe-* 2>/dev/null && accel=kvm
 	echo "host_cores=$host_cores"
 	echo "host_cpu=$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1)"
 	echo "vcpu_pinning=$(grep -h '^# vcpu' "$raw/host.txt" 2>/dev/null | sed 's/^# //' | paste -sd';' || true)"
+	echo "emulation_core=$emulation_core (QEMU's main loop and I/O threads, and the benchmark's host tools)"
 	echo "stage_vcpus=$(seq -s' ' 1 $((cpus - 1)))"
 	echo "reps=$reps"
 	echo "seed=$seed"
@@ -107,19 +115,17 @@ grep -q kvm "$VIGIL_CACHE"/kvm-probe-* 2>/dev/null && accel=kvm
 } >"$raw/meta.txt"
 
 # The simulator on the same profiles: one lane, 3 stages on 3 CPUs, the
-# sender's measured spacing inside bursts (the mean over the plain flood runs).
-spacing=$(awk '$0 ~ /profile=flood/ && $0 ~ /variant=plain/ {
-	delete v
-	for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-	if (v["sent"] > 0 && v["send_time_ns"] != "-") { sum += v["send_time_ns"] / v["sent"]; n++ }
-} END { if (n > 0) printf "%d", sum / n }' "$raw/runs.txt")
+# sender's spacing inside bursts as the guest measured it (calibration.txt).
+spacing=$(sed -n 's/^send_spacing_ns=//p' "$raw/calibration.txt" 2>/dev/null)
 spacing=${spacing:-10000}
 # The machine's costs in the simulator, scaled like the knobs (see meta.txt).
 sim_costs=${VIGIL_BENCH_SIM_COSTS:---ipi-ns 20000 --deep-exit-ns 50000 --shallow-exit-ns 10000 --residency-ns 500000 --poll-ns 5000}
 echo "sim_costs=$sim_costs" >>"$raw/meta.txt"
-echo "sim_spacing_ns=$spacing (the sender's per-datagram time in the VM's flood run)" >>"$raw/meta.txt"
+echo "sim_spacing_ns=$spacing (the sender's per-datagram time sending back to back in the VM)" >>"$raw/meta.txt"
 while read -r name kind count opts; do
 	case $name in '' | '#'*) continue ;; esac
+	# The simulator models latency profiles; pktgen's rate sweep is the VM's alone.
+	[ "$kind" = latency ] || continue
 	sim=$(awk -v o="$opts" -v s="$spacing" 'BEGIN {
 		n = split(o, a, " ")
 		for (i = 1; i < n; i++) v[a[i]] = a[i + 1]

@@ -38,6 +38,8 @@ MEASURED_CPUS=$(tr ' ' '\n' <<<"$STAGE_CPUS" | sort -un | tr '\n' ' ')
 
 cleanup() {
 	echo 0 >$SYSFS/enabled 2>/dev/null || true
+	[ -z "${PG:-}" ] || echo rem_device_all >"$PG/kpktgend_0" 2>/dev/null || true
+	[ -z "${PG_HOLDER:-}" ] || kill "$PG_HOLDER" 2>/dev/null || true
 	ip netns del va 2>/dev/null || true
 	ip netns del vb 2>/dev/null || true
 	rmmod vigil 2>/dev/null || true
@@ -52,6 +54,15 @@ vigil_defaults
 # A flood must not overflow the receiver's socket before the pipeline does.
 sysctl -qw net.core.rmem_max=16777216 net.core.rmem_default=16777216
 vigil_netns_pair va vb 10.88.0
+
+# pktgen (profiles of kind pktgen): a kernel thread on CPU 0 (kpktgend_0, vb's own)
+# injects UDP packets into veth-vb's receive path (xmit_mode netif_receive), so no
+# userspace sender sits in the measurement. Its control files are per namespace: a
+# process that stays in vb lends them to this script's builtins through /proc/PID/net.
+ip netns exec vb sleep 1000000 &
+PG_HOLDER=$!
+PG=/proc/$PG_HOLDER/net/pktgen
+VB_MAC=$(ip -n vb -br link show veth-vb | awk '{print $3}')
 
 echo 3 >$SYSFS/stages
 set -- $STAGE_CPUS
@@ -143,10 +154,117 @@ json_field() {
 	[ -n "$v" ] && [ "$v" != null ] && echo "$v" || echo -
 }
 
-# run_one NAME KIND COUNT VARIANT REP LOAD-OPTIONS...
+# The measured window's start and end: the host samples the vCPU threads, this script the
+# stage CPUs' busy time, idle exits and interrupts. Builtins and sysfs reads only between
+# the two marks, apart from busy_and_total's and the counters' own reads.
+window_begin() {
+	host_mark begin "$1"
+	read -r b0 t0 <<<"$(busy_and_total)"
+	e0=$(idle_exits)
+	i0=$(stage_irqs)
+}
+window_end() {
+	local i
+	# The pipeline is empty again once its last packet left.
+	for ((i = 0; i < 100; i++)); do
+		[ "$variant" = plain ] || [ "$(<$SYSFS/stats/in_flight)" = 0 ] && break
+		read -r -t 0.01 -u 9 _ || true
+	done
+	drained_at=$EPOCHREALTIME
+	read -r b1 t1 <<<"$(busy_and_total)"
+	e1=$(idle_exits)
+	i1=$(stage_irqs)
+	host_mark end "$1"
+}
+
+# traffic_load COUNT LOAD-OPTIONS...: `vigil load` from va to vb, both on CPU 0; sets
+# the traffic figures from their JSON reports.
+traffic_load() {
+	local count=$1 rx tx seen0
+	shift
+	taskset -c 0 ip netns exec vb "$VIGIL" load --mode recv --dst $DST --count "$count" \
+		--flows $FLOWS --timeout 2 --json >/tmp/recv.json &
+	rx=$!
+	sleep 0.3
+	# CPU time counts from the first datagram, not from the sender's start-up, which under
+	# TCG takes a good part of a second (the always-registered counting hook sees it).
+	seen0=$(<$SYSFS/stats/seen)
+	taskset -c 0 ip netns exec va "$VIGIL" load --mode send --dst $DST --count "$count" \
+		--flows $FLOWS --json "$@" >/tmp/send.json &
+	tx=$!
+	while [ "$(<$SYSFS/stats/seen)" = "$seen0" ] && kill -0 $tx 2>/dev/null; do :; done
+	window_begin "$cell"
+	wait $tx
+	window_end "$cell"
+	wait $rx || true
+	sent=$(json_field sent /tmp/send.json)
+	received=$(json_field received /tmp/recv.json)
+	out_of_order=$(json_field out_of_order /tmp/recv.json)
+	app_p50=$(json_field latency_p50_ns /tmp/recv.json)
+	app_p99=$(json_field latency_p99_ns /tmp/recv.json)
+	app_p999=$(json_field latency_p999_ns /tmp/recv.json)
+	send_time=$(json_field send_time_ns /tmp/send.json)
+	rate=$(json_field receive_rate_pps /tmp/recv.json)
+}
+
+# pg FILE COMMAND: one pktgen command to FILE of vb's /proc/net/pktgen.
+pg() { echo "$2" >"$PG/$1"; }
+
+# udp_in: UDP datagrams delivered in vb (to a socket or to none: nothing listens), from
+# its /proc/net/snmp.
+udp_in() {
+	local tag delivered noports _
+	while read -r tag delivered noports _; do
+		[ "$tag" = Udp: ] && [[ $delivered =~ ^[0-9]+$ ]] && echo $((delivered + noports)) && return
+	done <"${PG%/pktgen}/snmp"
+}
+
+# traffic_pktgen COUNT --rate PPS: COUNT UDP packets at PPS a second from pktgen, FLOWS
+# flows (source ports), injected at veth-vb's receive; sets the traffic figures. The
+# delivered rate is what reached UDP over the time from the first packet to the last
+# delivery; what vigil dropped, it counts.
+traffic_pktgen() {
+	local count=$1 pps=$3 pgpid u0 u1 sofar=0 line
+	[ "$2" = --rate ] || { echo "guest-bench.sh: pktgen profiles take --rate PPS" >&2; return 1; }
+	pg kpktgend_0 rem_device_all
+	pg kpktgend_0 "add_device veth-vb"
+	for line in "count $count" "pkt_size 64" "delay $((1000000000 / pps))" \
+		"xmit_mode netif_receive" "clone_skb 0" "dst_mac $VB_MAC" "dst 10.88.0.2" \
+		"src_min 10.88.0.1" "src_max 10.88.0.1" "udp_dst_min 9000" "udp_dst_max 9000" \
+		"udp_src_min 9000" "udp_src_max $((9000 + FLOWS - 1))"; do
+		pg veth-vb "$line"
+	done
+	u0=$(udp_in)
+	# pgctrl acts on the writer's namespace: the one process this needs.
+	ip netns exec vb bash -c 'echo start >/proc/net/pktgen/pgctrl' &
+	pgpid=$!
+	while [ "$sofar" = 0 ] && kill -0 $pgpid 2>/dev/null; do
+		while read -r line; do
+			[[ $line =~ pkts-sofar:\ ([0-9]+) ]] && sofar=${BASH_REMATCH[1]} && break
+		done <"$PG/veth-vb"
+		read -r -t 0.001 -u 9 _ || true
+	done
+	window_begin "$cell"
+	wait $pgpid
+	sent_at=$EPOCHREALTIME
+	window_end "$cell"
+	u1=$(udp_in)
+	while read -r line; do
+		[[ $line =~ pkts-sofar:\ ([0-9]+) ]] && sent=${BASH_REMATCH[1]}
+		[[ $line =~ OK:\ ([0-9]+)\( ]] && send_time=$((BASH_REMATCH[1] * 1000))
+	done <"$PG/veth-vb"
+	received=$((u1 - u0))
+	out_of_order=- app_p50=- app_p99=- app_p999=-
+	# Delivered over pktgen's sending time plus the time the pipeline took to empty after.
+	rate=$(awk -v n=$received -v s="$send_time" -v a="$sent_at" -v b="$drained_at" \
+		'BEGIN { printf "%.0f", n / (s / 1e9 + b - a) }')
+}
+
+# run_one NAME KIND COUNT VARIANT REP OPTIONS...
 run_one() {
-	local name=$1 kind=$2 count=$3 variant=$4 rep=$5 b0 t0 b1 t1 rx tx e0 e1 i0 i1 i
-	local cell=$name.$variant.$rep
+	local name=$1 kind=$2 count=$3 variant=$4 rep=$5 b0 t0 b1 t1 e0 e1 i0 i1
+	local cell=$name.$variant.$rep sent received out_of_order app_p50 app_p99 app_p999
+	local send_time rate sent_at drained_at
 	shift 5
 	if [ "$variant" = plain ]; then
 		echo 0 >$SYSFS/enabled
@@ -155,35 +273,13 @@ run_one() {
 		echo 1 >$SYSFS/enabled
 	fi
 	echo 1 >$SYSFS/stats/reset
-	taskset -c 0 ip netns exec vb "$VIGIL" load --mode recv --dst $DST --count "$count" \
-		--flows $FLOWS --timeout 2 --json >/tmp/recv.json &
-	rx=$!
-	sleep 0.3
-	# CPU time counts from the first datagram, not from the sender's start-up, which under
-	# TCG takes a good part of a second (the always-registered counting hook sees it).
-	local seen0
-	seen0=$(<$SYSFS/stats/seen)
-	taskset -c 0 ip netns exec va "$VIGIL" load --mode send --dst $DST --count "$count" \
-		--flows $FLOWS --json "$@" >/tmp/send.json &
-	tx=$!
-	while [ "$(<$SYSFS/stats/seen)" = "$seen0" ] && kill -0 $tx 2>/dev/null; do :; done
-	host_mark begin "$cell"
-	read -r b0 t0 <<<"$(busy_and_total)"
-	e0=$(idle_exits)
-	i0=$(stage_irqs)
-	wait $tx
-	# The pipeline is empty again once its last packet left.
-	# Builtins only inside the measured window: each process started is 9p work
-	# for QEMU's main loop, which shares the vCPUs' host cores.
-	for ((i = 0; i < 100; i++)); do
-		[ "$variant" = plain ] || [ "$(<$SYSFS/stats/in_flight)" = 0 ] && break
-		read -r -t 0.01 -u 9 _ || true
-	done
-	read -r b1 t1 <<<"$(busy_and_total)"
-	e1=$(idle_exits)
-	i1=$(stage_irqs)
-	host_mark end "$cell"
-	wait $rx || true
+	if [ "$kind" = pktgen ]; then
+		traffic_pktgen "$count" "$@"
+		# A rate from the kernel's own sender: the report's throughput kind.
+		kind=throughput
+	else
+		traffic_load "$count" "$@"
+	fi
 	local stats=/tmp/stats.json
 	if [ "$variant" = plain ]; then
 		echo '{}' >$stats
@@ -213,12 +309,8 @@ run_one() {
 	{
 		printf 'profile=%s kind=%s variant=%s rep=%s cell=%s ' "$name" "$kind" "$variant" \
 			"$rep" "$cell"
-		printf 'sent=%s received=%s out_of_order=%s ' "$(json_field sent /tmp/send.json)" \
-			"$(json_field received /tmp/recv.json)" "$(json_field out_of_order /tmp/recv.json)"
-		printf 'app_p50_ns=%s app_p99_ns=%s app_p999_ns=%s ' \
-			"$(json_field latency_p50_ns /tmp/recv.json)" \
-			"$(json_field latency_p99_ns /tmp/recv.json)" \
-			"$(json_field latency_p999_ns /tmp/recv.json)"
+		printf 'sent=%s received=%s out_of_order=%s ' "$sent" "$received" "$out_of_order"
+		printf 'app_p50_ns=%s app_p99_ns=%s app_p999_ns=%s ' "$app_p50" "$app_p99" "$app_p999"
 		printf 'hist_p50_ns=%s hist_p99_ns=%s hist_p999_ns=%s ' "$(json_field p50_ns "$hist")" \
 			"$(json_field p99_ns "$hist")" "$(json_field p999_ns "$hist")"
 		awk -v b=$((b1 - b0)) -v t=$((t1 - t0)) 'BEGIN { printf "cpu_busy=%.4f ", (t > 0 ? b / t : 0) }'
@@ -231,11 +323,25 @@ run_one() {
 			if [ "$variant" = plain ]; then printf '%s=- ' $c; else printf '%s=%s ' $c "$(get $c)"; fi
 		done
 		printf 'dropped=%s ' "$([ "$variant" = plain ] && echo - || vigil_read stats/dropped)"
-		printf 'send_time_ns=%s ' "$(json_field send_time_ns /tmp/send.json)"
-		printf 'throughput_pps=%s\n' "$(json_field receive_rate_pps /tmp/recv.json)"
+		printf 'send_time_ns=%s ' "$send_time"
+		printf 'throughput_pps=%s\n' "$rate"
 	} >>"$runs"
 	tail -n 1 "$runs"
 }
+
+# Calibration for the simulator: the sender's time per datagram when it sends back to back
+# (the spacing inside the simulated bursts), on the plain stack. Not a throughput figure:
+# the sender is the bottleneck.
+echo 0 >$SYSFS/enabled
+taskset -c 0 ip netns exec vb "$VIGIL" load --mode recv --dst $DST --count 5000 --flows $FLOWS \
+	--timeout 2 --json >/dev/null &
+rx=$!
+sleep 0.3
+taskset -c 0 ip netns exec va "$VIGIL" load --mode send --dst $DST --count 5000 --flows $FLOWS \
+	--json >/tmp/send.json
+wait $rx || true
+echo "send_spacing_ns=$(($(json_field send_time_ns /tmp/send.json) / 5000))" >"$out/calibration.txt"
+cat "$out/calibration.txt"
 
 # Every run of every cell, in one shuffled order (the same for the same seed), so
 # that a slow drift of the machine spreads over all cells instead of one.
