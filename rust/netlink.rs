@@ -371,14 +371,14 @@ mod tests {
         stats.latency(5, 0)[BUCKETS - 1].store(1 << 40, Relaxed);
         stats.record_latency(5, 0, 1 << 40);
         let mut seen = KVec::new();
-        // Room for about one full message a buffer.
+        // Room for one or two full messages a buffer, of the 17 there are.
         let calls = dump_for_test(&*control, DumpOp::Latency, 2000, |buf| {
             latency_buckets(buf, |stage, index, count| {
                 seen.push((stage, index, count), GFP_KERNEL)?;
                 Ok(())
             })
         })?;
-        assert!(calls > BUCKETS / BUCKETS_PER_MESSAGE);
+        assert!(calls > 5);
         let every = (0..BUCKETS as u32).map(|b| (2, b, u64::from(b) + 1001));
         let few = [(5, 3, 1), (5, BUCKETS as u32 - 1, (1 << 40) + 1)];
         let mut expected = Iterator::chain(every, few);
