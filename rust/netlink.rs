@@ -102,25 +102,33 @@ fn stage_stats(pipelines: &Pipelines, dump: &mut Dump<'_>) -> Result {
     })
 }
 
-/// `latency-get`: a message per pipeline and stage that handled packets, its buckets summed
-/// over CPUs.
+/// Buckets a `latency-get` message covers: at 24 bytes a bucket, even a message with all of
+/// them fits in a page, the least a dump buffer holds.
+const BUCKETS_PER_MESSAGE: usize = 64;
+
+/// `latency-get`: a message per pipeline, stage and range of [`BUCKETS_PER_MESSAGE`] buckets
+/// with a count, holding those buckets that are not empty, summed over CPUs.
 fn latency(pipelines: &Pipelines, dump: &mut Dump<'_>) -> Result {
-    dump.rows(pipelines.len() * MAX_STAGES, |dump, row| {
-        let (name, _, stats) = &pipelines[row / MAX_STAGES];
-        let stage = row % MAX_STAGES;
-        let mut counts = [0u64; BUCKETS];
-        for s in stats.stage_on_every_cpu(stage) {
-            for (sum, b) in counts.iter_mut().zip(&s.latency) {
-                *sum += b.load(Relaxed);
-            }
+    const _: () = assert!(BUCKETS % BUCKETS_PER_MESSAGE == 0);
+    let ranges = BUCKETS / BUCKETS_PER_MESSAGE;
+    let per = MAX_STAGES * ranges;
+    dump.rows(pipelines.len() * per, |dump, row| {
+        let (name, _, stats) = &pipelines[row / per];
+        let (stage, first) = ((row % per) / ranges, (row % ranges) * BUCKETS_PER_MESSAGE);
+        let mut counts = [0u64; BUCKETS_PER_MESSAGE];
+        for (i, n) in counts.iter_mut().enumerate() {
+            *n = stats.latency_count(stage, first + i);
         }
         if counts.iter().all(|&n| n == 0) {
             return Ok(());
         }
         let mut m = dump.message(sys::VIGIL_CMD_LATENCY_GET)?;
         m.put_u32(sys::VIGIL_A_LATENCY_STAGE, stage as u32)?;
-        for n in counts {
-            m.put_uint(sys::VIGIL_A_LATENCY_BUCKET, n)?;
+        for (i, &n) in counts.iter().enumerate().filter(|(_, &n)| n != 0) {
+            m.nest(sys::VIGIL_A_LATENCY_BUCKET, |m| {
+                m.put_u32(sys::VIGIL_A_BUCKET_INDEX, (first + i) as u32)?;
+                m.put_uint(sys::VIGIL_A_BUCKET_COUNT, n)
+            })?;
         }
         m.put_fmt(sys::VIGIL_A_LATENCY_PIPELINE, format_args!("{name}"))?;
         m.finish();
@@ -218,6 +226,61 @@ mod tests {
         Ok(())
     }
 
+    /// Each attribute of `attrs`: its type (flags masked off) and payload.
+    fn attributes(mut attrs: &[u8], mut each: impl FnMut(u16, &[u8]) -> Result) -> Result {
+        while attrs.len() >= 4 {
+            let len = usize::from(u16::from_ne_bytes([attrs[0], attrs[1]]));
+            let ty = u16::from_ne_bytes([attrs[2], attrs[3]]) & 0x3fff;
+            each(ty, attrs.get(4..len).ok_or(EINVAL)?)?;
+            attrs = attrs.get(len.next_multiple_of(4)..).unwrap_or_default();
+        }
+        Ok(())
+    }
+
+    /// A `u32` or `uint` payload.
+    fn uint(payload: &[u8]) -> Result<u64> {
+        match payload.len() {
+            4 => Ok(u32::from_ne_bytes(payload.try_into().map_err(|_| EINVAL)?).into()),
+            8 => Ok(u64::from_ne_bytes(payload.try_into().map_err(|_| EINVAL)?)),
+            _ => Err(EINVAL),
+        }
+    }
+
+    /// Each bucket of each `latency-get` message of `buf`: stage, index and count.
+    fn latency_buckets(buf: &[u8], mut each: impl FnMut(u32, u32, u64) -> Result) -> Result {
+        let mut at = 0;
+        while at < buf.len() {
+            let len = uint(buf.get(at..at + 4).ok_or(EINVAL)?)? as usize;
+            let msg = buf.get(at..at + len).ok_or(EINVAL)?;
+            assert_eq!(u32::from(msg[16]), sys::VIGIL_CMD_LATENCY_GET);
+            let mut stage = None;
+            attributes(&msg[HDRS..], |ty, payload| {
+                match u32::from(ty) {
+                    sys::VIGIL_A_LATENCY_STAGE => stage = Some(uint(payload)? as u32),
+                    sys::VIGIL_A_LATENCY_BUCKET => {
+                        let (mut index, mut count) = (None, None);
+                        attributes(payload, |ty, payload| {
+                            match u32::from(ty) {
+                                sys::VIGIL_A_BUCKET_INDEX => index = Some(uint(payload)? as u32),
+                                sys::VIGIL_A_BUCKET_COUNT => count = Some(uint(payload)?),
+                                _ => return Err(EINVAL),
+                            }
+                            Ok(())
+                        })?;
+                        let (Some(stage), Some(index), Some(count)) = (stage, index, count) else {
+                            return Err(EINVAL);
+                        };
+                        each(stage, index, count)?;
+                    }
+                    _ => {}
+                }
+                Ok(())
+            })?;
+            at += len.next_multiple_of(4);
+        }
+        Ok(())
+    }
+
     #[test]
     fn stage_dump_resumes_across_buffers() -> Result {
         let nr_cpus = 4;
@@ -274,7 +337,7 @@ mod tests {
         stats.lane(3).count_entered();
         stats.lane(3).count_entered();
         stats.lane(3).count_delivered();
-        stats.stage(1, 1).latency[7].store(5, Relaxed);
+        stats.latency(1, 1)[7].store(5, Relaxed);
         let mut rows = 0;
         dump_for_test(&*control, DumpOp::Lanes, 4096, |buf| {
             messages(buf, |_, lane, entered| {
@@ -283,15 +346,46 @@ mod tests {
                 Ok(())
             })
         })?;
-        // The latency message: stage, then the first bucket.
+        // The latency message: stage 1, its one bucket that is not empty.
         dump_for_test(&*control, DumpOp::Latency, 4096, |buf| {
-            messages(buf, |_, stage, bucket0| {
-                assert_eq!((stage, bucket0), (1, 0));
+            latency_buckets(buf, |stage, index, count| {
+                assert_eq!((stage, index, count), (1, 7, 5));
                 rows += 1;
                 Ok(())
             })
         })?;
         assert_eq!(rows, 2);
+        Ok(())
+    }
+
+    #[test]
+    fn latency_dump_sums_cpus_and_resumes_across_buffers() -> Result {
+        let control = Arc::pin_init(Control::new(2)?, GFP_KERNEL)?;
+        let stats = control.stats(&Name::default_pipeline())?;
+        // Stage 2: every bucket, over two CPUs; stage 5: a few, one past 32 bits.
+        for b in 0..BUCKETS {
+            stats.latency(2, 0)[b].store(b as u64 + 1, Relaxed);
+            stats.latency(2, 1)[b].store(1000, Relaxed);
+        }
+        stats.latency(5, 1)[3].store(1, Relaxed);
+        stats.latency(5, 0)[BUCKETS - 1].store(1 << 40, Relaxed);
+        stats.record_latency(5, 0, 1 << 40);
+        let mut seen = KVec::new();
+        // Room for one or two full messages a buffer, of the 17 there are.
+        let calls = dump_for_test(&*control, DumpOp::Latency, 2000, |buf| {
+            latency_buckets(buf, |stage, index, count| {
+                seen.push((stage, index, count), GFP_KERNEL)?;
+                Ok(())
+            })
+        })?;
+        assert!(calls > 5);
+        let every = (0..BUCKETS as u32).map(|b| (2, b, u64::from(b) + 1001));
+        let few = [(5, 3, 1), (5, BUCKETS as u32 - 1, (1 << 40) + 1)];
+        let mut expected = Iterator::chain(every, few);
+        assert_eq!(seen.len(), BUCKETS + 2);
+        for row in seen.iter() {
+            assert_eq!(Some(*row), expected.next());
+        }
         Ok(())
     }
 }

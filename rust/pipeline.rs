@@ -14,7 +14,6 @@ use crate::{
     clock::now_ns,
     config::{HookPoint, NetnsScope, PipelineConfig, MAX_STAGES},
     headers::{self, L4},
-    histogram,
     napi::{BhDisabled, Kick, Napi, NapiDevice, NapiHandler},
     netdevice::{DeviceEvent, DeviceWatcher, Notifier},
     netfilter::{
@@ -472,9 +471,10 @@ impl Stage {
         if self.ops.contains(Ops::WORK) {
             spin_for(self.work_ns);
         }
-        let stats = self.stats();
         let latency = now_ns().saturating_sub(p.meta().entered_ns);
-        inc(&stats.latency[histogram::bucket(latency)]);
+        self.shared
+            .stats
+            .record_latency(self.index, self.cpu, latency);
         match &self.next {
             None => {
                 self.shared.release(&p);

@@ -3,8 +3,12 @@
 //! Counters: packets seen, per-lane accounting, per-stage per-CPU statistics.
 
 use crate::{
-    allocator::Reason as AllocReason, config::MAX_STAGES, histogram::BUCKETS, napi::current_cpu,
-    policy::Reason, sys,
+    allocator::Reason as AllocReason,
+    config::MAX_STAGES,
+    histogram::{self, BUCKETS},
+    napi::current_cpu,
+    policy::Reason,
+    sys,
 };
 use kernel::{
     prelude::*,
@@ -199,8 +203,6 @@ pub(crate) struct StageStats {
     pub(crate) completions: Atomic<u64>,
     pub(crate) wakeups_sent: Atomic<u64>,
     pub(crate) wakeups_received: Atomic<u64>,
-    /// Log2 buckets of nanoseconds from pipeline entry to this stage's exit.
-    pub(crate) latency: [Atomic<u64>; BUCKETS],
 }
 
 impl StageStats {
@@ -215,7 +217,6 @@ impl StageStats {
             completions: Atomic::new(0),
             wakeups_sent: Atomic::new(0),
             wakeups_received: Atomic::new(0),
-            latency: zeroes(),
         }
     }
 
@@ -230,11 +231,11 @@ impl StageStats {
             &self.wakeups_sent,
             &self.wakeups_received,
         ];
-        let arrays = Iterator::chain(self.reschedules.iter(), self.latency.iter());
-        Iterator::chain(scalars.into_iter(), arrays)
+        Iterator::chain(scalars.into_iter(), self.reschedules.iter())
     }
 
-    /// Whether this stage ever ran on this CPU (since the last reset).
+    /// Whether this stage ever ran on this CPU (since the last reset). Its latency buckets
+    /// need no look: a latency is recorded inside a poll, which `polls` counts as it ends.
     pub(crate) fn is_idle(&self) -> bool {
         self.all().all(|c| c.load(Relaxed) == 0)
     }
@@ -354,6 +355,10 @@ pub(crate) struct Stats {
     lanes: KVec<LaneTotals>,
     /// `[stage][cpu]`, flattened.
     stages: KVVec<StageStats>,
+    /// `[stage][cpu][bucket]`, flattened: per stage and CPU, the histogram
+    /// (`shared/histogram.rs`) of the nanoseconds from pipeline entry to the stage's exit. A
+    /// CPU's buckets fill whole cache lines of their own ([`BUCKETS`] is a multiple of 8).
+    latency: KVVec<Atomic<u64>>,
     nr_cpus: usize,
 }
 
@@ -374,6 +379,12 @@ impl Stats {
         for _ in 0..MAX_STAGES * nr_cpus {
             stages.push(StageStats::new(), GFP_KERNEL)?;
         }
+        // 60 KiB per CPU, which kvmalloc takes from vmalloc when kmalloc cannot: pushed counter
+        // by counter, as a histogram is too big to build on the stack.
+        let mut latency = KVVec::with_capacity(MAX_STAGES * nr_cpus * BUCKETS, GFP_KERNEL)?;
+        for _ in 0..MAX_STAGES * nr_cpus * BUCKETS {
+            latency.push(Atomic::new(0), GFP_KERNEL)?;
+        }
         Ok(Self {
             seen: PerCpuCounter::new(nr_cpus)?,
             held,
@@ -381,6 +392,7 @@ impl Stats {
             allocations: zeroes(),
             lanes,
             stages,
+            latency,
             nr_cpus,
         })
     }
@@ -430,6 +442,27 @@ impl Stats {
         &self.stages[stage.min(MAX_STAGES - 1) * self.nr_cpus + cpu]
     }
 
+    /// Stage `stage`'s histogram on CPU `cpu` (out-of-range CPUs share the last one).
+    pub(crate) fn latency(&self, stage: usize, cpu: u32) -> &[Atomic<u64>] {
+        let cpu = (cpu as usize).min(self.nr_cpus - 1);
+        let start = (stage.min(MAX_STAGES - 1) * self.nr_cpus + cpu) * BUCKETS;
+        &self.latency[start..start + BUCKETS]
+    }
+
+    /// Counts a packet that took `ns` from pipeline entry to the exit of stage `stage`, which
+    /// runs on CPU `cpu`.
+    pub(crate) fn record_latency(&self, stage: usize, cpu: u32, ns: u64) {
+        inc(&self.latency(stage, cpu)[histogram::bucket(ns)]);
+    }
+
+    /// How many packets of stage `stage`, over every CPU, fell in latency bucket `bucket`.
+    pub(crate) fn latency_count(&self, stage: usize, bucket: usize) -> u64 {
+        let bucket = bucket.min(BUCKETS - 1);
+        (0..self.nr_cpus as u32)
+            .map(|cpu| self.latency(stage, cpu)[bucket].load(Relaxed))
+            .sum()
+    }
+
     /// Stage `stage` on every CPU the table covers.
     pub(crate) fn stage_on_every_cpu(&self, stage: usize) -> impl Iterator<Item = &StageStats> {
         let start = stage.min(MAX_STAGES - 1) * self.nr_cpus;
@@ -455,6 +488,9 @@ impl Stats {
             for c in s.all() {
                 c.store(0, Relaxed);
             }
+        }
+        for c in self.latency.iter() {
+            c.store(0, Relaxed);
         }
     }
 }

@@ -1,35 +1,51 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Log2 latency histograms: bucket maths and percentiles.
+//! Log-linear (HDR-style) latency histograms: bucket maths and percentiles.
 //!
-//! Pure logic with no kernel dependency: compiled into the module and into the host crate
-//! `tools/vigil-core` (the CLI computes percentiles from the module's buckets with it).
+//! Values below 2^([`SUB_BITS`] + 1) = 64 ns have a bucket each. Above, every power of two is
+//! cut into 2^[`SUB_BITS`] = 32 buckets of equal width, so that a bucket is at most 1/32 as
+//! wide as its lower bound. Percentiles are reported as the upper bound of the bucket that
+//! holds them ([`bucket_high`]): never below the exact value, and above it by less than 1/32
+//! of it (3.125%), exact below 64 ns. Buckets go up to 2^[`MAX_BITS`] ns (about 17 s); the
+//! last one also holds everything larger.
+//!
+//! Pure logic with no kernel dependency, in integers only: compiled into the module and into
+//! the host crate `tools/vigil-core` (the CLI computes percentiles from the module's buckets
+//! with it).
 
-/// Buckets of a histogram: bucket 0 holds 0 ns, bucket `b >= 1` holds `[2^(b-1), 2^b)` ns, and
-/// the last bucket also holds everything larger.
-pub const BUCKETS: usize = 40;
+/// Linear buckets per power of two: 2^`SUB_BITS`.
+pub const SUB_BITS: u32 = 5;
+
+/// Buckets cover `[0, 2^MAX_BITS)` ns, the last one everything larger too.
+pub const MAX_BITS: u32 = 34;
+
+/// Buckets of a histogram: 64 exact ones, then 32 for each power of two from 2^6 to 2^33.
+pub const BUCKETS: usize = ((MAX_BITS - SUB_BITS + 1) as usize) << SUB_BITS;
 
 /// The bucket of a latency.
 pub fn bucket(ns: u64) -> usize {
-    let b = (u64::BITS - ns.leading_zeros()) as usize;
+    // The value's top `SUB_BITS + 1` bits pick the bucket: `shift` is how many bits it has
+    // below them (0 below 64, where each value is a bucket). With shift > 0, `ns >> shift` is
+    // in [32, 64), so 2^k (k >= 6) starts at bucket 32 * (k - 5) + 32, past the 64 exact ones.
+    let top_bit = u64::BITS - 1 - (ns | 1).leading_zeros();
+    let shift = top_bit.saturating_sub(SUB_BITS);
+    let b = ((shift as usize) << SUB_BITS) + (ns >> shift) as usize;
     b.min(BUCKETS - 1)
 }
 
-/// The smallest latency that falls in bucket `b`.
+/// The smallest latency that falls in bucket `b` (the inverse of [`bucket`]).
 pub fn bucket_low(b: usize) -> u64 {
-    match b {
-        0 => 0,
-        _ => 1u64 << (b.min(BUCKETS - 1) - 1),
-    }
+    let b = b.min(BUCKETS - 1);
+    let shift = (b >> SUB_BITS).saturating_sub(1);
+    ((b - (shift << SUB_BITS)) as u64) << shift
 }
 
 /// The largest latency bucket `b` stands for (its upper bound, shown for percentiles).
 pub fn bucket_high(b: usize) -> u64 {
-    match b {
-        0 => 0,
-        b if b >= BUCKETS - 1 => u64::MAX,
-        b => (1u64 << b) - 1,
+    if b >= BUCKETS - 1 {
+        return u64::MAX;
     }
+    bucket_low(b + 1) - 1
 }
 
 /// The bucket holding the `permille`/1000 quantile of `counts`, by the nearest-rank method;

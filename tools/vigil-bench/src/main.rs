@@ -61,8 +61,8 @@
 //! - `sent`, `received`, `out_of_order`: packet counts.
 //! - `app_p50_ns`, `app_p99_ns`, `app_p999_ns`: one-way latency percentiles from the
 //!   application's timestamps.
-//! - `hist_p50_ns`, `hist_p99_ns`, `hist_p999_ns`: the same from vigil's log2 histogram (the
-//!   upper bounds of buckets); `-` for `plain`.
+//! - `hist_p50_ns`, `hist_p99_ns`, `hist_p999_ns`: the same from vigil's histogram (the
+//!   upper bounds of buckets, within 3.2%); `-` for `plain`.
 //! - `cpu_busy`: mean busy fraction (0 to 1) of the stage CPUs over the run.
 //! - `wakeups`: idle exits of the stage CPUs. Usually not written: the report derives it
 //!   from `cpuidle_exits` (the guest's cpuidle `usage` counters, summed over the stage CPUs'

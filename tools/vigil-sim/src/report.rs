@@ -89,7 +89,7 @@ pub struct JsonRow {
     pub p99_ns: u64,
     /// See `p50_ns`.
     pub p999_ns: u64,
-    /// The same from the log2 histogram: upper bounds of buckets.
+    /// The same from the module's histogram: upper bounds of buckets.
     pub hist_p50_ns: u64,
     /// See `hist_p50_ns`.
     pub hist_p99_ns: u64,

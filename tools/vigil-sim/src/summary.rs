@@ -20,7 +20,7 @@ pub struct Summary {
     pub p99: u64,
     /// See `p50`.
     pub p999: u64,
-    /// The log2 histogram of end-to-end latency, as the module keeps it.
+    /// The histogram of end-to-end latency, as the module keeps it.
     pub histogram: [u64; BUCKETS],
     /// Busy time of the CPUs that host contexts over their time available.
     pub cpu_busy: f64,

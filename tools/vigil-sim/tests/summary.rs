@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Percentiles: exact ones from the sorted latencies, and the module's log2 histogram.
+//! Percentiles: exact ones from the sorted latencies, and the module's histogram.
 
 use vigil_core::histogram::{bucket_high, bucket_low, quantile_bucket};
 use vigil_sim::report::{self, Row};

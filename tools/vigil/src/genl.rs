@@ -27,6 +27,8 @@ const A_STAGE_STATS_PIPELINE: u16 = STAGE_COLUMNS.len() as u16 + 1;
 const A_LATENCY_STAGE: u16 = 1;
 const A_LATENCY_BUCKET: u16 = 2;
 const A_LATENCY_PIPELINE: u16 = 3;
+const A_BUCKET_INDEX: u16 = 1;
+const A_BUCKET_COUNT: u16 = 2;
 
 /// Whether a message names pipeline `name` in attribute `attr` (a NUL-terminated string).
 fn of_pipeline(attrs: &Attrs, attr: u16, name: &str) -> bool {
@@ -37,6 +39,21 @@ fn of_pipeline(attrs: &Attrs, attr: u16, name: &str) -> bool {
 
 /// One message's attributes: type and payload.
 type Attrs = Vec<(u16, Vec<u8>)>;
+
+/// The attributes nested in `payload`.
+fn nested(mut payload: &[u8]) -> Result<Attrs, String> {
+    let mut attrs = Vec::new();
+    while !payload.is_empty() {
+        let bad = "netlink: a nested attribute past its nest";
+        let header = payload.get(..4).ok_or(bad)?;
+        let len = usize::from(u16::from_ne_bytes([header[0], header[1]]));
+        // The type without the nested and byte-order flags.
+        let ty = u16::from_ne_bytes([header[2], header[3]]) & 0x3fff;
+        attrs.push((ty, payload.get(4..len).ok_or(bad)?.to_vec()));
+        payload = payload.get(len.next_multiple_of(4)..).unwrap_or_default();
+    }
+    Ok(attrs)
+}
 
 /// A `u32` or `uint` payload (4 or 8 bytes, host order).
 fn uint(payload: &[u8]) -> Result<u64, String> {
@@ -103,14 +120,15 @@ impl Genl {
             .collect()
     }
 
-    /// Per stage of pipeline `pipeline` that handled packets: the stage and its histogram
-    /// counts.
+    /// Per stage of pipeline `pipeline` that handled packets, in order: the stage and its
+    /// histogram's [`BUCKETS`] counts.
     pub fn latency(&mut self, pipeline: &str) -> Result<Vec<(u64, Vec<u64>)>, String> {
-        self.dump(CMD_LATENCY_GET)?
-            .iter()
-            .filter(|m| of_pipeline(m, A_LATENCY_PIPELINE, pipeline))
-            .map(latency_row)
-            .collect()
+        let messages = self.dump(CMD_LATENCY_GET)?;
+        histograms(
+            messages
+                .iter()
+                .filter(|m| of_pipeline(m, A_LATENCY_PIPELINE, pipeline)),
+        )
     }
 }
 
@@ -130,24 +148,54 @@ fn stage_row(attrs: &Attrs) -> Result<StageRow, String> {
     }
 }
 
-fn latency_row(attrs: &Attrs) -> Result<(u64, Vec<u64>), String> {
-    let mut stage = None;
-    let mut counts = Vec::with_capacity(BUCKETS);
-    for (ty, payload) in attrs {
-        match *ty {
-            A_LATENCY_STAGE => stage = Some(uint(payload)?),
-            A_LATENCY_BUCKET => counts.push(uint(payload)?),
+/// The histograms `latency-get` messages hold, a stage's perhaps over several: per stage, in
+/// the order they come, the counts of every bucket.
+fn histograms<'a>(
+    messages: impl Iterator<Item = &'a Attrs>,
+) -> Result<Vec<(u64, Vec<u64>)>, String> {
+    let mut out: Vec<(u64, Vec<u64>)> = Vec::new();
+    for attrs in messages {
+        let mut stage = None;
+        let mut buckets = Vec::new();
+        for (ty, payload) in attrs {
+            match *ty {
+                A_LATENCY_STAGE => stage = Some(uint(payload)?),
+                A_LATENCY_BUCKET => buckets.push(bucket(payload)?),
+                _ => {}
+            }
+        }
+        let stage = stage.ok_or("latency-get: no stage")?;
+        let at = match out.iter().position(|(s, _)| *s == stage) {
+            Some(at) => at,
+            None => {
+                out.push((stage, vec![0; BUCKETS]));
+                out.len() - 1
+            }
+        };
+        for (index, count) in buckets {
+            out[at].1[index] += count;
+        }
+    }
+    Ok(out)
+}
+
+/// A nested `bucket`: its index (below [`BUCKETS`]) and count.
+fn bucket(payload: &[u8]) -> Result<(usize, u64), String> {
+    let (mut index, mut count) = (None, None);
+    for (ty, payload) in nested(payload)? {
+        match ty {
+            A_BUCKET_INDEX => index = Some(uint(&payload)?),
+            A_BUCKET_COUNT => count = Some(uint(&payload)?),
             _ => {}
         }
     }
-    let stage = stage.ok_or("latency-get: no stage")?;
-    if counts.len() != BUCKETS {
-        return Err(format!(
-            "latency-get: {} buckets, not {BUCKETS}",
-            counts.len()
-        ));
+    match (index, count) {
+        (Some(i), Some(n)) if i < BUCKETS as u64 => Ok((i as usize, n)),
+        (Some(i), Some(_)) => Err(format!(
+            "latency-get: bucket {i}, this tool knows {BUCKETS}"
+        )),
+        _ => Err("latency-get: a bucket without index or count".into()),
     }
-    Ok((stage, counts))
 }
 
 #[cfg(test)]
@@ -204,6 +252,14 @@ mod tests {
             Some(A_LATENCY_PIPELINE.into())
         );
         assert_eq!(
+            enumerator("VIGIL_A_BUCKET_INDEX"),
+            Some(A_BUCKET_INDEX.into())
+        );
+        assert_eq!(
+            enumerator("VIGIL_A_BUCKET_COUNT"),
+            Some(A_BUCKET_COUNT.into())
+        );
+        assert_eq!(
             enumerator("VIGIL_A_STAGE_STATS_PIPELINE"),
             Some(A_STAGE_STATS_PIPELINE.into())
         );
@@ -232,19 +288,70 @@ mod tests {
         attrs[0].1 = vec![1, 2];
         assert!(stage_row(&attrs).is_err());
 
-        let mut lat: Attrs = vec![(A_LATENCY_STAGE, 2u32.to_ne_bytes().to_vec())];
-        for i in 0..BUCKETS as u64 {
-            lat.push((A_LATENCY_BUCKET, i.to_ne_bytes().to_vec()));
-        }
-        let (stage, counts) = latency_row(&lat).unwrap();
-        assert_eq!((stage, counts.len(), counts[39]), (2, BUCKETS, 39));
-        lat.pop();
-        assert!(latency_row(&lat).is_err());
-
         // Messages are told apart by the pipeline they name.
+        let mut lat: Attrs = vec![(A_LATENCY_STAGE, 2u32.to_ne_bytes().to_vec())];
         lat.push((A_LATENCY_PIPELINE, b"web\0".to_vec()));
         assert!(of_pipeline(&lat, A_LATENCY_PIPELINE, "web"));
         assert!(!of_pipeline(&lat, A_LATENCY_PIPELINE, "default"));
         assert!(!of_pipeline(&lat, A_LATENCY_PIPELINE, "we"));
+    }
+
+    /// A nested `bucket` attribute as the module puts it: index, then count (a u32 if it fits).
+    fn bucket_attr(index: u32, count: u64) -> (u16, Vec<u8>) {
+        let mut nest = vec![8, 0, A_BUCKET_INDEX as u8, 0];
+        nest.extend(index.to_ne_bytes());
+        match u32::try_from(count) {
+            Ok(small) => nest.extend(
+                [8, 0, A_BUCKET_COUNT as u8, 0]
+                    .into_iter()
+                    .chain(small.to_ne_bytes()),
+            ),
+            Err(_) => nest.extend(
+                [12, 0, A_BUCKET_COUNT as u8, 0]
+                    .into_iter()
+                    .chain(count.to_ne_bytes()),
+            ),
+        }
+        (A_LATENCY_BUCKET, nest)
+    }
+
+    fn latency_message(stage: u32, buckets: &[(u32, u64)]) -> Attrs {
+        let mut m = vec![(A_LATENCY_STAGE, stage.to_ne_bytes().to_vec())];
+        m.extend(buckets.iter().map(|&(i, n)| bucket_attr(i, n)));
+        m.push((A_LATENCY_PIPELINE, b"default\0".to_vec()));
+        m
+    }
+
+    #[test]
+    fn histograms_gather_a_stage_over_its_messages() {
+        let last = BUCKETS as u32 - 1;
+        let messages = [
+            latency_message(0, &[(0, 3), (63, 1)]),
+            latency_message(0, &[(64, 2), (last, 1 << 40)]),
+            latency_message(4, &[(100, 9)]),
+        ];
+        let h = histograms(messages.iter()).unwrap();
+        assert_eq!(h.len(), 2);
+        let (stage, counts) = &h[0];
+        assert_eq!((*stage, counts.len()), (0, BUCKETS));
+        assert_eq!(
+            (counts[0], counts[63], counts[64], counts[BUCKETS - 1]),
+            (3, 1, 2, 1 << 40)
+        );
+        assert_eq!(counts.iter().sum::<u64>(), 6 + (1 << 40));
+        assert_eq!(h[1].0, 4);
+        assert_eq!((h[1].1[100], h[1].1.iter().sum::<u64>()), (9, 9));
+
+        // A bucket this tool does not know, half a bucket or one cut short is refused.
+        let past = [latency_message(1, &[(BUCKETS as u32, 1)])];
+        assert!(histograms(past.iter()).unwrap_err().contains("bucket 960"));
+        let mut half = latency_message(1, &[(5, 1)]);
+        half[1].1.truncate(8);
+        assert!(histograms([half].iter()).is_err());
+        let mut cut = latency_message(1, &[(5, 1)]);
+        cut[1].1.truncate(10);
+        assert!(histograms([cut].iter()).is_err());
+        let no_stage = vec![bucket_attr(5, 1)];
+        assert!(histograms([no_stage].iter()).is_err());
     }
 }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! `vigil stats [--json] [--watch SECS [--count N]]`: the accounting, the per-stage per-CPU
-//! table, and latency percentiles computed from the module's log2 histograms. The accounting
+//! table, and latency percentiles computed from the module's log-linear histograms. The accounting
 //! comes from sysfs, the table and the histograms from the generic netlink family.
 
 use serde::Serialize;
@@ -92,7 +92,8 @@ pub fn read(sysfs: &Sysfs, pipeline: &Name) -> Result<Snapshot, String> {
     })
 }
 
-/// The upper bound of the bucket holding each quantile (permille), in nanoseconds.
+/// The upper bound of the bucket holding each quantile (permille), in nanoseconds: above the
+/// exact one by less than 1/32 of it (`vigil_core::histogram`).
 pub fn percentiles(counts: &[u64], permilles: &[u32]) -> Vec<Option<u64>> {
     permilles
         .iter()
@@ -106,8 +107,9 @@ fn fmt_ns(v: Option<u64>) -> String {
     match v {
         None => "-".into(),
         Some(u64::MAX) => "inf".into(),
-        Some(ns) if ns >= 10_000_000 => format!("{}ms", ns / 1_000_000),
-        Some(ns) if ns >= 10_000 => format!("{}us", ns / 1000),
+        // Four digits at least, as the buckets are about 3% wide.
+        Some(ns) if ns >= 10_000_000 => format!("{:.1}ms", ns as f64 / 1e6),
+        Some(ns) if ns >= 10_000 => format!("{:.1}us", ns as f64 / 1e3),
         Some(ns) => format!("{ns}ns"),
     }
 }
@@ -139,7 +141,7 @@ pub fn render(s: &Snapshot) -> String {
         out += &cells.join(" ");
         out += "\n";
     }
-    out += "\nlatency from pipeline entry to stage exit (log2 bucket upper bounds)\n";
+    out += "\nlatency from pipeline entry to stage exit (bucket upper bounds, within 3.2%)\n";
     out += &format!(
         "{:>5} {:>10} {:>8} {:>8} {:>8}\n",
         "stage", "packets", "p50", "p99", "p999"
@@ -302,7 +304,7 @@ pub fn run(sysfs: &Sysfs, o: &Options) -> Result<(), String> {
 mod tests {
     use super::*;
 
-    use vigil_core::histogram::BUCKETS;
+    use vigil_core::histogram::{bucket, BUCKETS};
 
     /// Two rows of the stage table.
     const ROWS: [StageRow; 2] = [
@@ -319,11 +321,11 @@ mod tests {
     #[test]
     fn percentiles_come_from_bucket_bounds() {
         let mut counts = vec![0u64; BUCKETS];
-        counts[10] = 98; // [512, 1023]
-        counts[15] = 2; // [16384, 32767]
+        counts[bucket(1000)] = 98; // [992, 1007]
+        counts[bucket(20_000)] = 2; // [19968, 20479]
         assert_eq!(
             percentiles(&counts, &[500, 980, 990]),
-            [Some(1023), Some(1023), Some(32767)]
+            [Some(1007), Some(1007), Some(20479)]
         );
         assert_eq!(percentiles(&vec![0; BUCKETS], &[500]), [None]);
     }
@@ -356,6 +358,7 @@ mod tests {
             latency: vec![(0, {
                 let mut c = vec![0; BUCKETS];
                 c[3] = 5;
+                c[bucket(150_000)] = 5;
                 c
             })],
         };
@@ -383,7 +386,12 @@ mod tests {
         assert!(
             json.starts_with(r#"{"totals":{"entered":5,"delivered":4,"dropped":1,"in_flight":0}"#)
         );
-        assert!(json.contains(r#""p50_ns":7"#), "{json}");
+        // Values below 64 ns have a bucket each.
+        assert!(json.contains(r#""p50_ns":3,"p99_ns":151551"#), "{json}");
+        assert!(
+            text.contains("    0         10      3ns  151.6us  151.6us\n"),
+            "{text}"
+        );
         assert!(
             json.contains(r#""resched_window":0,"resched_head_active":41,"completions":7"#),
             "{json}"
