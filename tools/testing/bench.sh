@@ -106,6 +106,8 @@ grep -q kvm "$VIGIL_CACHE"/kvm-probe-* 2>/dev/null && accel=kvm
 	echo "host_cpu=$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1)"
 	echo "vcpu_pinning=$(grep -h '^# vcpu' "$raw/host.txt" 2>/dev/null | sed 's/^# //' | paste -sd';' || true)"
 	echo "emulation_core=$emulation_core (QEMU's main loop and I/O threads, and the benchmark's host tools)"
+	# The guest CPUs whose vCPU shares its host core with them (vCPU i is on core i).
+	echo "emulation_vcpus=$([ "$emulation_core" -lt "$cpus" ] && echo "$emulation_core" || true)"
 	echo "stage_vcpus=$(seq -s' ' 1 $((cpus - 1)))"
 	echo "reps=$reps"
 	echo "seed=$seed"

@@ -39,7 +39,7 @@ MEASURED_CPUS=$(tr ' ' '\n' <<<"$STAGE_CPUS" | sort -un | tr '\n' ' ')
 cleanup() {
 	echo 0 >$SYSFS/enabled 2>/dev/null || true
 	[ -z "${PG:-}" ] || echo rem_device_all >"$PG/kpktgend_0" 2>/dev/null || true
-	[ -z "${PG_HOLDER:-}" ] || kill "$PG_HOLDER" 2>/dev/null || true
+	[ -z "${NS_PID[vb]:-}" ] || kill "${NS_PID[vb]}" 2>/dev/null || true
 	ip netns del va 2>/dev/null || true
 	ip netns del vb 2>/dev/null || true
 	rmmod vigil 2>/dev/null || true
@@ -58,10 +58,12 @@ vigil_netns_pair va vb 10.88.0
 # pktgen (profiles of kind pktgen): a kernel thread on CPU 0 (kpktgend_0, vb's own)
 # injects UDP packets into veth-vb's receive path (xmit_mode netif_receive), so no
 # userspace sender sits in the measurement. Its control files are per namespace: a
-# process that stays in vb lends them to this script's builtins through /proc/PID/net.
+# process that stays in vb lends them (and vb's counters) to this script's builtins
+# through /proc/PID/net.
+declare -A NS_PID
 ip netns exec vb sleep 1000000 &
-PG_HOLDER=$!
-PG=/proc/$PG_HOLDER/net/pktgen
+NS_PID[vb]=$!
+PG=/proc/${NS_PID[vb]}/net/pktgen
 VB_MAC=$(ip -n vb -br link show veth-vb | awk '{print $3}')
 
 echo 3 >$SYSFS/stages
@@ -187,12 +189,13 @@ traffic_load() {
 	rx=$!
 	sleep 0.3
 	# CPU time counts from the first datagram, not from the sender's start-up, which under
-	# TCG takes a good part of a second (the always-registered counting hook sees it).
-	seen0=$(<$SYSFS/stats/seen)
+	# TCG takes a good part of a second: from the first packet IP receives in vb (vigil's
+	# counting hook sees nothing there with vigil off, the plain stack's case).
+	seen0=$(ip_in vb)
 	taskset -c 0 ip netns exec va "$VIGIL" load --mode send --dst $DST --count "$count" \
 		--flows $FLOWS --json "$@" >/tmp/send.json &
 	tx=$!
-	while [ "$(<$SYSFS/stats/seen)" = "$seen0" ] && kill -0 $tx 2>/dev/null; do :; done
+	while [ "$(ip_in vb)" = "$seen0" ] && kill -0 $tx 2>/dev/null; do :; done
 	window_begin "$cell"
 	wait $tx
 	window_end "$cell"
@@ -205,6 +208,15 @@ traffic_load() {
 	app_p999=$(json_field latency_p999_ns /tmp/recv.json)
 	send_time=$(json_field send_time_ns /tmp/send.json)
 	rate=$(json_field receive_rate_pps /tmp/recv.json)
+}
+
+# ip_in NS: packets IP received in namespace NS (va or vb), from its /proc/net/snmp (read
+# through a process that lives there: builtins only).
+ip_in() {
+	local tag forwarding ttl received _
+	while read -r tag forwarding ttl received _; do
+		[ "$tag" = Ip: ] && [[ $received =~ ^[0-9]+$ ]] && echo "$received" && return
+	done <"/proc/${NS_PID[$1]}/net/snmp"
 }
 
 # pg FILE COMMAND: one pktgen command to FILE of vb's /proc/net/pktgen.

@@ -106,14 +106,17 @@ pub fn annotate(runs: &mut [Run], hosts: &[HostCell], meta: &Meta) {
         (Some(v), Some(c)) if v > c => Some(format!("oversubscribed: {v} vCPUs on {c} host cores")),
         _ => None,
     };
-    let stage_vcpus: Vec<u32> = meta
-        .get("stage_vcpus")
-        .map(|s| {
-            s.split_whitespace()
-                .filter_map(|c| c.parse().ok())
-                .collect()
-        })
-        .unwrap_or_default();
+    let cpu_list = |key: &str| -> Vec<u32> {
+        meta.get(key)
+            .map(|s| {
+                s.split_whitespace()
+                    .filter_map(|c| c.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let stage_vcpus = cpu_list("stage_vcpus");
+    let emulation_vcpus = cpu_list("emulation_vcpus");
     for run in runs.iter_mut() {
         let host = match run.get("cell") {
             Some(Value::Text(id)) => hosts.iter().find(|h| &h.cell == id),
@@ -132,7 +135,7 @@ pub fn annotate(runs: &mut [Run], hosts: &[HostCell], meta: &Meta) {
             }
             Some(h) => {
                 if reason.is_none() {
-                    reason = h.contention();
+                    reason = h.contention(&emulation_vcpus);
                 }
                 set(run, "host_wall_ns", Some(h.wall_ns as f64));
                 set(run, "host_wait_frac", h.max_wait_fraction());
@@ -285,6 +288,24 @@ mod tests {
                 .unwrap()
                 .not_measurable,
             None
+        );
+
+        // vCPU 0 shares host core 0 with QEMU's threads, which ran 6% of p.poll.1: its 5% wait
+        // is the emulation's, but p.poll.2's 3% wait is not explained by their 0.5%.
+        let shared = crate::host::parse(
+            "cell=p.poll.1 wall_ns=1000000 vcpu0=1:10:50000:1 vcpu1=2:700000:0:5 emulation=60000:0\n\
+             cell=p.poll.2 wall_ns=1000000 vcpu0=1:10:30000:1 vcpu1=2:600000:0:5 emulation=5000:0\n",
+        )
+        .unwrap();
+        let meta = crate::meta::parse("vcpus=2\nhost_cores=2\nstage_vcpus=1\nemulation_vcpus=0\n")
+            .unwrap();
+        annotate(&mut runs[1..3], &shared, &meta);
+        assert_eq!(not_measurable(&runs[1]), None);
+        assert_eq!(runs[1].number("host_emulation_frac"), Some(0.06));
+        let why = not_measurable(&runs[2]).unwrap();
+        assert!(
+            why.contains("waited 2.5%") && why.contains("beyond QEMU's emulation"),
+            "{why}"
         );
 
         let meta = crate::meta::parse("vcpus=4\nhost_cores=2\nstage_vcpus=1 2 3\n").unwrap();

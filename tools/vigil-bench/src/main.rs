@@ -101,8 +101,12 @@
 //! and `stage_vcpus` (the guest CPUs that run stages, space-separated) the report derives
 //! `host_wall_ns`, `host_wait_frac` (the largest vCPU wait over the wall time),
 //! `stage_host_cpu_ns`, `stage_cpu_ns_per_pkt` and `vcpu_wakeups`, and marks a run **not
-//! measurable** when `vcpus > host_cores` (oversubscribed), when `host_wait_frac` exceeds
-//! `vigil_bench::host::CONTENDED_WAIT_FRACTION` (contended), or when it has no line here.
+//! measurable** when `vcpus > host_cores` (oversubscribed), when a vCPU's wait exceeds
+//! `vigil_bench::host::CONTENDED_WAIT_FRACTION` of the wall time (contended; for the vCPUs
+//! `meta.txt`'s `emulation_vcpus` lists, which share their host core with QEMU's emulation
+//! threads, only the wait beyond those threads' run time counts: see
+//! `HostCell::contended_wait_fraction`), or when it has no line here. `emulation=RUN:WAIT` on
+//! a line is QEMU's other threads over the run (`host_emulation_frac`).
 //! A not-measurable cell voids every ratio and target it is part of, in every output.
 //!
 //! ## `DIR/sim-<profile>.json` (optional)

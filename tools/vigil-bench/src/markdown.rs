@@ -92,7 +92,10 @@ fn measurability(report: &Report, out: &mut String) {
          than the host has cores (oversubscribed), when a vCPU thread waited on the host's run \
          queue for more than {:.0}% of the run (contended, from the host's \
          `/proc/<pid>/task/<tid>/schedstat`), or when the host did not sample it; a cell is not \
-         measurable when any of its runs is not.\n\n",
+         measurable when any of its runs is not. A vCPU that shares its host core with QEMU's \
+         emulation threads (`emulation_vcpus`, on a host with no spare core) counts only the \
+         wait beyond the time those threads ran: under TCG they are the emulated machine's \
+         timers and devices, the machine's own work rather than the host's.\n\n",
         CONTENDED_WAIT_FRACTION * 100.0
     ));
     // QEMU's own threads share the host's cores with the vCPUs: how much they used says how
