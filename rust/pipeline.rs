@@ -22,7 +22,7 @@ use crate::{
     },
     ops::{Match, Ops, Rules},
     pipelines::MAX_PIPELINES,
-    policy::{self, Decision, Params, View},
+    policy::{self, Decision, LaneEntries, Params, StageWindow, View},
     skb::SkBuffRef,
     stats::{inc, DropReason, Skip, Stats, MAX_LANES},
     sys,
@@ -243,8 +243,11 @@ impl DeviceWatcher for Entry {
 struct Ledger {
     /// The head sequence: the last sequence number handed out.
     entered: Atomic<u64>,
-    /// When the head last advanced (0: never).
+    /// When the head last advanced (0: never): [`LaneEntries::last_ns`].
     head_entry_ns: Atomic<u64>,
+    /// The estimate of the gaps between entries: [`LaneEntries::mean_gap_ns`]. Written, like
+    /// `head_entry_ns`, only under the lane's stage 0 queue lock.
+    mean_entry_gap_ns: Atomic<u64>,
     /// Packets that left the pipeline, delivered or dropped.
     finished: Atomic<u64>,
     /// Per stage: packets it has handled.
@@ -260,6 +263,7 @@ impl Ledger {
         Self {
             entered: Atomic::new(0),
             head_entry_ns: Atomic::new(0),
+            mean_entry_gap_ns: Atomic::new(0),
             finished: Atomic::new(0),
             handled: core::array::from_fn(|_| Atomic::new(0)),
             retired_before: core::array::from_fn(|_| Atomic::new(0)),
@@ -380,6 +384,16 @@ struct Stage {
     next: Option<Arc<Napi<Stage>>>,
     /// When this stage last processed a packet.
     last_work_ns: Atomic<u64>,
+    /// Set by the hook when it wakes this stage ahead of a burst; taken by its next poll.
+    woken_ahead: Atomic<bool>,
+    /// When this stage first polled after it was last woken ahead (0: never).
+    woken_ahead_ns: Atomic<u64>,
+    /// Its [`StageWindow`]: touched only by its poll, on its CPU.
+    window_ns: Atomic<u64>,
+    /// [`StageWindow::completed`].
+    completed: Atomic<bool>,
+    /// [`StageWindow::idle_since_ns`].
+    idle_since_ns: Atomic<u64>,
 }
 
 impl Stage {
@@ -403,7 +417,7 @@ impl Stage {
     /// Queues a packet entering the pipeline: its sequence number is handed out under the
     /// queue lock, so that sequence order is queue order. Returns `None` if the pipeline is
     /// held (nothing to wake), or whether the packet starts a burst that should wake the
-    /// lane's other stages ahead of it ([`policy::wakes_ahead`]). `held` is read under the
+    /// lane's other stages ahead of it ([`LaneEntries::enter`]). `held` is read under the
     /// lock, so that [`Pipeline::release`] sees every packet queued while it was set.
     fn push_new(&self, mut p: Packet) -> Result<Option<bool>, Packet> {
         let ledger = self.ledger();
@@ -415,15 +429,18 @@ impl Stage {
         p.meta_mut().seq = seq;
         q.push(p)?;
         ledger.queued[self.index].store(q.len as u64, Relaxed);
-        let previous = ledger.head_entry_ns.xchg(now, Relaxed);
+        // Under the queue lock: one CPU at a time updates the lane's entries.
+        let mut entries = LaneEntries {
+            last_ns: ledger.head_entry_ns.load(Relaxed),
+            mean_gap_ns: ledger.mean_entry_gap_ns.load(Relaxed),
+        };
+        let wakes_ahead = entries.enter(&self.shared.params, now);
+        ledger.head_entry_ns.store(entries.last_ns, Relaxed);
+        ledger.mean_entry_gap_ns.store(entries.mean_gap_ns, Relaxed);
         if self.shared.held.load(Relaxed) {
             return Ok(None);
         }
-        Ok(Some(policy::wakes_ahead(
-            &self.shared.params,
-            now,
-            previous,
-        )))
+        Ok(Some(wakes_ahead))
     }
 
     /// Drops, with `reason`, every queued packet for which `take` holds.
@@ -503,6 +520,21 @@ impl Stage {
         }
     }
 
+    /// Its window's state. Only its poll, on its CPU, reads and writes it.
+    fn window(&self) -> StageWindow {
+        StageWindow {
+            window_ns: self.window_ns.load(Relaxed),
+            completed: self.completed.load(Relaxed),
+            idle_since_ns: self.idle_since_ns.load(Relaxed),
+        }
+    }
+
+    fn set_window(&self, w: &StageWindow) {
+        self.window_ns.store(w.window_ns, Relaxed);
+        self.completed.store(w.completed, Relaxed);
+        self.idle_since_ns.store(w.idle_since_ns, Relaxed);
+    }
+
     /// Counts the wake-up a producer caused.
     fn kicked(&self, kick: Kick) {
         if kick == Kick::Ipi {
@@ -511,7 +543,7 @@ impl Stage {
     }
 
     /// The look-ahead: what this stage sees once its queue is empty.
-    fn view(&self, now: u64) -> View {
+    fn view(&self, now: u64, window_ns: u64) -> View {
         let ledger = self.ledger();
         // `entered` last: the estimate can only err high, and the window bounds that.
         let retired = ledger.retired_before[self.index].load(Relaxed);
@@ -525,6 +557,9 @@ impl Stage {
             now_ns: now,
             last_work_ns: self.last_work_ns.load(Relaxed),
             head_entry_ns: ledger.head_entry_ns.load(Relaxed),
+            mean_entry_gap_ns: ledger.mean_entry_gap_ns.load(Relaxed),
+            woken_ahead_ns: self.woken_ahead_ns.load(Relaxed),
+            window_ns,
             in_flight: policy::in_flight_toward(entered, handled, retired),
             upstream_backlog: u32::try_from(upstream_backlog).unwrap_or(u32::MAX),
         }
@@ -534,6 +569,12 @@ impl Stage {
 impl NapiHandler for Stage {
     fn poll(&self, budget: i32) -> (i32, bool) {
         let start = now_ns();
+        let params = &self.shared.params;
+        let mut window = self.window();
+        window.polled(params, start);
+        if self.woken_ahead.xchg(false, Relaxed) {
+            self.woken_ahead_ns.store(start, Relaxed);
+        }
         let mut done = 0;
         while done < budget {
             let Some(p) = self.pop() else { break };
@@ -551,13 +592,20 @@ impl NapiHandler for Stage {
             stats.busy_ns.add(now.saturating_sub(start), Relaxed);
         }
         if done == budget {
+            self.set_window(&window);
             return (done, true);
         }
         if done == 0 {
             inc(&stats.empty_polls);
             stats.empty_poll_ns.add(now.saturating_sub(start), Relaxed);
         }
-        match policy::decide(&self.shared.params, &self.view(now)) {
+        let view = self.view(now, window.window_ns);
+        let decision = policy::decide(params, &view);
+        if decision == Decision::Complete {
+            window.completed(&view);
+        }
+        self.set_window(&window);
+        match decision {
             Decision::Reschedule(reason) => {
                 inc(&stats.reschedules[reason.index()]);
                 (done, true)
@@ -600,6 +648,8 @@ fn wake_downstream(first: &Stage) {
     let mut next = first.next.as_ref();
     while let Some(napi) = next {
         let stage = napi.handler();
+        // Before scheduling: its next poll stamps the wake-up, from which its quiet counts.
+        stage.woken_ahead.store(true, Relaxed);
         stage.kicked(napi.schedule());
         next = stage.next.as_ref();
     }
@@ -670,6 +720,11 @@ impl Pipeline {
                     work_ns: sc.work_ns,
                     next: next.take(),
                     last_work_ns: Atomic::new(0),
+                    woken_ahead: Atomic::new(false),
+                    woken_ahead_ns: Atomic::new(0),
+                    window_ns: Atomic::new(0),
+                    completed: Atomic::new(false),
+                    idle_since_ns: Atomic::new(0),
                 }? Error);
                 let napi = Arc::pin_init(Napi::new(&dev, cpu, stage), GFP_KERNEL)?;
                 stages.push(napi.clone(), GFP_KERNEL)?;

@@ -408,8 +408,8 @@ pub static SETTINGS: [Setting; 19] = [
         name: c"poll_window_ns",
         scope: Scope::Pipeline,
         kind: number(0, MAX_WINDOW_NS),
-        default: Default::Is("50000"),
-        meaning: "how long timeout and adaptive poll past the last sign of traffic",
+        default: Default::Is("200000"),
+        meaning: "timeout's window; the bound of adaptive's self-sized windows and look-ahead",
     },
     Setting {
         key: Key::BacklogThreshold,
@@ -425,7 +425,7 @@ pub static SETTINGS: [Setting; 19] = [
         scope: Scope::Pipeline,
         kind: number(0, MAX_WINDOW_NS),
         default: Default::Is("20000"),
-        meaning: "longest gap between entries that still counts as one burst",
+        meaning: "floor of a lane's burst gap (4x its mean entry gap, at most poll_window_ns)",
     },
     Setting {
         key: Key::QueueLen,

@@ -4,7 +4,8 @@
 //! documentation states.
 
 use vigil_core::policy::{
-    decide, in_flight_toward, wakes_ahead, Decision, Params, Policy, Reason, View,
+    burst_gap, decide, in_flight_toward, Decision, LaneEntries, Params, Policy, Reason,
+    StageWindow, View,
 };
 
 const WINDOW: u64 = 50_000;
@@ -59,6 +60,9 @@ fn views() -> Vec<View> {
                         now_ns,
                         last_work_ns: LAST_WORK,
                         head_entry_ns,
+                        mean_entry_gap_ns: 0,
+                        woken_ahead_ns: 0,
+                        window_ns: WINDOW,
                         in_flight,
                         upstream_backlog,
                     });
@@ -142,6 +146,9 @@ fn adaptive_completes_at_once_when_nothing_is_coming() {
         now_ns: LAST_WORK,
         last_work_ns: LAST_WORK,
         head_entry_ns: LAST_WORK - 10 * GAP,
+        mean_entry_gap_ns: 0,
+        woken_ahead_ns: 0,
+        window_ns: WINDOW,
         in_flight: 0,
         upstream_backlog: 0,
     };
@@ -168,6 +175,9 @@ fn a_burst_keeps_the_stage_polling_until_the_head_is_quiet_for_the_gap() {
         now_ns,
         last_work_ns: LAST_WORK,
         head_entry_ns: entry,
+        mean_entry_gap_ns: 0,
+        woken_ahead_ns: 0,
+        window_ns: WINDOW,
         in_flight: 0,
         upstream_backlog: 0,
     };
@@ -193,6 +203,9 @@ fn a_stage_woken_ahead_polls_on_the_look_ahead_for_the_window_from_the_entry() {
         now_ns,
         last_work_ns: 0,
         head_entry_ns: entry,
+        mean_entry_gap_ns: 0,
+        woken_ahead_ns: 0,
+        window_ns: WINDOW,
         in_flight,
         upstream_backlog: 0,
     };
@@ -219,6 +232,9 @@ fn a_stale_clock_never_panics_or_polls_for_ever() {
         now_ns: LAST_WORK + 5,
         last_work_ns: LAST_WORK + 100,
         head_entry_ns: 0,
+        mean_entry_gap_ns: 0,
+        woken_ahead_ns: 0,
+        window_ns: WINDOW,
         in_flight: 0,
         upstream_backlog: 0,
     };
@@ -246,6 +262,18 @@ fn a_stale_clock_never_panics_or_polls_for_ever() {
     );
 }
 
+/// Whether a packet entering at `now`, the previous one having entered at `previous` (0: none),
+/// wakes ahead, for a lane whose estimate is `mean`.
+fn wakes_ahead(p: &Params, now: u64, previous: u64, mean: u64) -> bool {
+    let mut lane = LaneEntries {
+        last_ns: previous,
+        mean_gap_ns: mean,
+    };
+    let wakes = lane.enter(p, now);
+    assert_eq!(lane.last_ns, now);
+    wakes
+}
+
 #[test]
 fn only_adaptive_wakes_ahead_and_only_at_the_start_of_a_burst() {
     let now = LAST_WORK;
@@ -253,11 +281,12 @@ fn only_adaptive_wakes_ahead_and_only_at_the_start_of_a_burst() {
         for gap in [0, 1, GAP, WINDOW] {
             let p = with_gap(policy, 1, gap);
             // The lane's first packet always starts a burst.
-            assert_eq!(wakes_ahead(&p, now, 0), policy == Policy::Adaptive);
+            assert_eq!(wakes_ahead(&p, now, 0, 0), policy == Policy::Adaptive);
             for since in [0, 1, GAP - 1, GAP, GAP + 1, WINDOW, 10 * WINDOW] {
+                // With no estimate yet, the floor alone decides.
                 let expected = policy == Policy::Adaptive && since >= gap;
                 assert_eq!(
-                    wakes_ahead(&p, now, now - since),
+                    wakes_ahead(&p, now, now - since, 0),
                     expected,
                     "{policy:?} gap {gap} since {since}"
                 );
@@ -270,17 +299,212 @@ fn only_adaptive_wakes_ahead_and_only_at_the_start_of_a_burst() {
 fn wake_ahead_edges() {
     let p = params(Policy::Adaptive, 1);
     let now = LAST_WORK;
-    assert!(wakes_ahead(&p, now, 0), "first packet");
-    assert!(!wakes_ahead(&p, now, now - GAP + 1), "below the gap");
-    assert!(wakes_ahead(&p, now, now - GAP), "at the gap");
-    assert!(wakes_ahead(&p, now, now - GAP - 1), "above the gap");
+    assert!(wakes_ahead(&p, now, 0, 0), "first packet");
+    assert!(!wakes_ahead(&p, now, now - GAP + 1, 0), "below the floor");
+    assert!(wakes_ahead(&p, now, now - GAP, 0), "at the floor");
     // A previous entry stamped after `now` (another CPU's clock) is the same burst.
-    assert!(!wakes_ahead(&p, now, now + 10));
-    // Gap 0: every packet wakes ahead, even one entering at the same instant as the last.
+    assert!(!wakes_ahead(&p, now, now + 10, 0));
+    // Gap 0 and no estimate: every packet wakes ahead, even one at the same instant.
     let every = with_gap(Policy::Adaptive, 1, 0);
-    assert!(wakes_ahead(&every, now, now));
-    assert!(wakes_ahead(&every, now, now + 10));
-    assert!(wakes_ahead(&every, now, now - 1));
+    assert!(wakes_ahead(&every, now, now, 0));
+    assert!(wakes_ahead(&every, now, now - 1, 0));
+    // A lane whose packets come every 8 us: a gap of 4 times that (past the floor) is long.
+    let mean = 8_000;
+    assert_eq!(burst_gap(&p, mean), 32_000);
+    assert!(!wakes_ahead(&p, now, now - 32_000 + 1, mean));
+    assert!(wakes_ahead(&p, now, now - 32_000, mean));
+    // Never below the floor, never above the window (unless the floor is).
+    assert_eq!(burst_gap(&p, 1_000), GAP);
+    assert_eq!(burst_gap(&p, WINDOW), WINDOW);
+    assert_eq!(
+        burst_gap(&with_gap(Policy::Adaptive, 1, 2 * WINDOW), WINDOW),
+        2 * WINDOW
+    );
+    assert_eq!(burst_gap(&p, u64::MAX), WINDOW);
+}
+
+#[test]
+fn the_estimate_follows_the_gaps_and_a_long_silence_counts_as_the_cap() {
+    let p = params(Policy::Adaptive, 1);
+    let mut lane = LaneEntries::default();
+    let mut t = LAST_WORK;
+    lane.enter(&p, t);
+    assert_eq!(lane.mean_gap_ns, 0, "one packet: no gap yet");
+    t += 8_000;
+    lane.enter(&p, t);
+    assert_eq!(lane.mean_gap_ns, 8_000, "the first gap sets it");
+    // A second of silence counts as the window: one eighth of the way from 8 us to 50 us.
+    t += 1_000_000_000;
+    lane.enter(&p, t);
+    assert_eq!(lane.mean_gap_ns, 8_000 - 1_000 + WINDOW / 8);
+    for _ in 0..100 {
+        t += 8_000;
+        lane.enter(&p, t);
+    }
+    // Integer steps settle within 8 ns above the gap.
+    assert!(
+        (8_000..=8_007).contains(&lane.mean_gap_ns),
+        "{}",
+        lane.mean_gap_ns
+    );
+}
+
+/// A burst of 32 packets 5 us apart every 1 ms, spread round robin over 8 lanes (4 packets
+/// per lane per burst, 40 us apart in each), as the simulator's scale run sends: each lane must
+/// see one burst per burst, not one per packet.
+#[test]
+fn bursts_over_eight_interleaved_lanes_wake_ahead_once_per_lane_per_burst() {
+    let p = params(Policy::Adaptive, 1);
+    let mut lanes = [LaneEntries::default(); 8];
+    let mut wakes = [0u32; 8];
+    let bursts = 50;
+    for b in 0..bursts {
+        for i in 0..32u64 {
+            let now = LAST_WORK + b * 1_000_000 + i * 5_000;
+            let lane = (i % 8) as usize;
+            wakes[lane] += u32::from(lanes[lane].enter(&p, now));
+        }
+    }
+    for (lane, &w) in wakes.iter().enumerate() {
+        // The first burst's second packet may still count (no estimate yet), not more.
+        assert!(
+            (bursts as u32..=bursts as u32 + 1).contains(&w),
+            "lane {lane}: {w} wake-ups ahead over {bursts} bursts"
+        );
+    }
+    // The floor alone (no estimate) would wake ahead on every packet: 40 us past 20 us.
+    assert!(wakes_ahead(&p, LAST_WORK + 40_000, LAST_WORK, 0));
+}
+
+#[test]
+fn a_stage_woken_ahead_polls_until_its_packet_arrives_counted_from_the_wake_up() {
+    // The burst's first packet entered at `entry`; the stage was woken ahead and first polled
+    // at `woken` (an IPI and a deep C-state exit later), longer after the entry than the window.
+    let entry = LAST_WORK;
+    let woken = entry + WINDOW + 20_000;
+    let at = |now_ns, woken_ahead_ns| View {
+        now_ns,
+        last_work_ns: 0,
+        head_entry_ns: entry,
+        mean_entry_gap_ns: 0,
+        woken_ahead_ns,
+        window_ns: 0,
+        in_flight: 1,
+        upstream_backlog: 0,
+    };
+    let p = params(Policy::Adaptive, 1);
+    assert_eq!(
+        decide(&p, &at(woken, woken)),
+        Decision::Reschedule(Reason::HeadAhead)
+    );
+    assert_eq!(
+        decide(&p, &at(woken + WINDOW - 1, woken)),
+        Decision::Reschedule(Reason::HeadAhead)
+    );
+    // Bounded from the wake-up: a packet lost upstream keeps it no longer than the window.
+    assert_eq!(decide(&p, &at(woken + WINDOW, woken)), Decision::Complete);
+    // Counted from the entry (no wake-up stamp), it would complete at its first poll.
+    assert_eq!(decide(&p, &at(woken, 0)), Decision::Complete);
+}
+
+fn sized(p: &Params, window_ns: u64, idle_ns: u64) -> u64 {
+    let mut w = StageWindow {
+        window_ns,
+        ..StageWindow::default()
+    };
+    let view = View {
+        now_ns: LAST_WORK,
+        last_work_ns: LAST_WORK,
+        head_entry_ns: LAST_WORK - 5,
+        mean_entry_gap_ns: 0,
+        woken_ahead_ns: 0,
+        window_ns,
+        in_flight: 0,
+        upstream_backlog: 0,
+    };
+    w.completed(&view);
+    assert_eq!(w.idle_since_ns, LAST_WORK);
+    w.polled(p, LAST_WORK + idle_ns);
+    assert!(!w.completed);
+    // Only the first poll after a completion sizes it.
+    let once = w.window_ns;
+    w.polled(p, LAST_WORK + 10 * idle_ns + 1);
+    assert_eq!(w.window_ns, once);
+    once
+}
+
+#[test]
+fn the_window_grows_after_a_packet_just_after_completing_and_shrinks_after_an_empty_one() {
+    let p = params(Policy::Adaptive, 1);
+    let start = StageWindow::grow_start(&p);
+    assert_eq!(start, WINDOW / 4);
+    // From 0, a packet 1 us after: the grow start; then it doubles, up to the bound.
+    assert_eq!(sized(&p, 0, 1_000), start);
+    assert_eq!(sized(&p, start, start + 1), 2 * start);
+    assert_eq!(sized(&p, 2 * start, 2 * start + 1), WINDOW);
+    assert_eq!(sized(&p, WINDOW, WINDOW), WINDOW, "never above the bound");
+    assert_eq!(
+        sized(&p, 10 * WINDOW, WINDOW),
+        WINDOW,
+        "a larger one is cut to it"
+    );
+    // Caught within the window: nothing to learn.
+    assert_eq!(sized(&p, 2 * start, 2 * start), 2 * start);
+    // A whole bound spent empty: an eighth less, 0 below half the grow start.
+    assert_eq!(sized(&p, WINDOW, WINDOW + 1), WINDOW - WINDOW / 8);
+    assert_eq!(sized(&p, start, WINDOW + 1), start - start / 8);
+    assert_eq!(sized(&p, start / 2 + 1, 10 * WINDOW), 0);
+    // Repeated empty windows take a full window to 0.
+    let mut w = WINDOW;
+    let mut n = 0;
+    while w > 0 {
+        w = sized(&p, w, 2 * WINDOW);
+        n += 1;
+        assert!(n < 20);
+    }
+    // Never completed: polling sizes nothing.
+    let mut never = StageWindow {
+        window_ns: start,
+        ..StageWindow::default()
+    };
+    never.polled(&p, LAST_WORK);
+    assert_eq!(never.window_ns, start);
+}
+
+#[test]
+fn head_active_past_the_floor_needs_the_learned_window() {
+    // A lane whose packets come every 15 us: its burst gap is 50 us (4 x 15, at most the
+    // window), past the 20 us floor.
+    let entry = LAST_WORK;
+    let at = |now_ns, window_ns| View {
+        now_ns,
+        last_work_ns: entry + 1_000,
+        head_entry_ns: entry,
+        mean_entry_gap_ns: 15_000,
+        woken_ahead_ns: 0,
+        window_ns,
+        in_flight: 0,
+        upstream_backlog: 0,
+    };
+    let p = params(Policy::Adaptive, 1);
+    // Within the floor: always.
+    assert_eq!(
+        decide(&p, &at(entry + GAP - 1, 0)),
+        Decision::Reschedule(Reason::HeadActive)
+    );
+    // Past it: only while quiet for less than the stage's window.
+    assert_eq!(decide(&p, &at(entry + GAP, 0)), Decision::Complete);
+    assert_eq!(
+        decide(&p, &at(entry + 40_000, 40_000)),
+        Decision::Reschedule(Reason::HeadActive)
+    );
+    assert_eq!(decide(&p, &at(entry + 41_000, 40_000)), Decision::Complete);
+    // And never past the lane's burst gap.
+    assert_eq!(
+        decide(&p, &at(entry + WINDOW - 1, WINDOW)),
+        Decision::Reschedule(Reason::HeadActive)
+    );
+    assert_eq!(decide(&p, &at(entry + WINDOW, WINDOW)), Decision::Complete);
 }
 
 #[test]

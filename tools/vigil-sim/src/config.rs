@@ -85,7 +85,7 @@ pub struct Allocation {
 
 impl Config {
     /// `lanes` lanes of `stages` stages on `cpus` CPUs, with the module's default knobs
-    /// (window 50 us, threshold 1, burst gap 20 us) and the default costs.
+    /// (window 200 us, threshold 1, burst gap 20 us) and the default costs.
     pub fn new(lanes: usize, stages: usize, cpus: usize) -> Self {
         Self {
             lanes,
@@ -93,7 +93,7 @@ impl Config {
             cpus,
             service_ns: vec![1_000; stages],
             cpu_map: None,
-            window_ns: 50_000,
+            window_ns: 200_000,
             backlog_threshold: 1,
             burst_gap_ns: 20_000,
             costs: Costs::default(),

@@ -20,9 +20,10 @@
 //!   counted as busy) and then looks again.
 //! - **Decisions.** When a poll ends with the queue empty (a *drain*) the context calls
 //!   [`vigil_core::policy::decide`] with a view built as `rust/pipeline.rs` builds it: `now`,
-//!   when the stage last finished a packet, the lane's head entry time (`adaptive` keeps
-//!   polling while a packet entered the lane within the burst gap, and counts its window from
-//!   the later of its own last packet and that entry), [`vigil_core::policy::in_flight_toward`]
+//!   when the stage last finished a packet, the lane's head entry time and estimate of its
+//!   entry gaps, when the stage first polled after it was last woken ahead, its own window
+//!   ([`vigil_core::policy::StageWindow`], sized at its first poll after each completion, as
+//!   the module sizes it), [`vigil_core::policy::in_flight_toward`]
 //!   of the lane's `entered` and the stage's `handled` counters (counted when a packet is taken
 //!   off the queue), and the upstream stage's queue length. (`rust/pipeline.rs` records the
 //!   last work only in polls that drain, not in polls that spend their whole budget;
@@ -37,8 +38,8 @@
 //!   threshold (50000 ns) or has never run, else 1000 ns. From the same CPU the context joins
 //!   the poll list at once, without an IPI.
 //! - **Wake-ahead.** Under `adaptive`, a packet that starts a burst (the lane's first, or one
-//!   entering a lane whose head was quiet for the burst gap or longer:
-//!   [`vigil_core::policy::wakes_ahead`]) also schedules, from the hook right after queuing
+//!   entering a lane whose head was quiet for the lane's burst gap or longer:
+//!   [`vigil_core::policy::LaneEntries::enter`]) also schedules, from the hook right after queuing
 //!   it, every later stage of its lane that is not scheduled: an IPI each, counted as a
 //!   wake-up, with nothing queued. Their CPUs leave their C-states in parallel while the packet
 //!   is still upstream; each such context's polls find its queue empty (they spin, as empty

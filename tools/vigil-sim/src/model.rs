@@ -7,7 +7,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 
 use vigil_core::policy::{
-    decide, in_flight_toward, wakes_ahead, Decision, Params, Policy, Reason, View,
+    decide, in_flight_toward, Decision, LaneEntries, Params, Policy, Reason, StageWindow, View,
 };
 
 use crate::allocation::{Allocating, Interval};
@@ -50,7 +50,7 @@ pub struct Outcome {
     /// IPIs sent to schedule an idle context.
     pub wakeups: u64,
     /// Of `wakeups`, those sent ahead of a burst to a downstream stage with nothing queued yet
-    /// ([`vigil_core::policy::wakes_ahead`]).
+    /// ([`vigil_core::policy::LaneEntries::enter`]).
     pub wakeups_ahead: u64,
     /// Wake-ups that found the CPU in a deep C-state.
     pub deep_wakeups: u64,
@@ -100,6 +100,12 @@ struct Context {
     scheduled: bool,
     handled: u64,
     last_work_ns: u64,
+    /// Its self-sized window, as the module keeps it per stage and CPU.
+    window: StageWindow,
+    /// Woken ahead of a burst since its last poll.
+    woken_ahead: bool,
+    /// When it first polled after it was last woken ahead (0: never).
+    woken_ahead_ns: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,8 +158,9 @@ struct Sim<'a> {
     contexts: Vec<Context>,
     cpus: Vec<Cpu>,
     entered: Vec<u64>,
-    /// Per lane: when its last packet entered (0: none yet), as the module's ledger keeps it.
-    head_entry: Vec<u64>,
+    /// Per lane: its entries (the last one's time, the estimate of the gaps), as the module's
+    /// ledger keeps them.
+    lanes: Vec<LaneEntries>,
     allocating: Option<Allocating>,
     out: Outcome,
 }
@@ -189,6 +196,9 @@ impl<'a> Sim<'a> {
                     scheduled: false,
                     handled: 0,
                     last_work_ns: 0,
+                    window: StageWindow::default(),
+                    woken_ahead: false,
+                    woken_ahead_ns: 0,
                 });
             }
         }
@@ -210,7 +220,7 @@ impl<'a> Sim<'a> {
             contexts,
             cpus,
             entered: vec![0; config.lanes],
-            head_entry: vec![0; config.lanes],
+            lanes: vec![LaneEntries::default(); config.lanes],
             allocating,
             out: Outcome {
                 policy,
@@ -281,9 +291,9 @@ impl<'a> Sim<'a> {
             self.at(EPOCH_NS + t, Event::Arrival);
         }
         let lane = n % self.config.lanes;
-        // The module stamps the head when it hands out the sequence number, and decides from
-        // the previous stamp whether this packet starts a burst.
-        let previous = std::mem::replace(&mut self.head_entry[lane], self.now);
+        // The module records the entry when it hands out the sequence number, and decides
+        // then whether this packet starts a burst.
+        let wakes_ahead = self.lanes[lane].enter(&self.params, self.now);
         self.entered[lane] += 1;
         self.out.arrived += 1;
         if let Some(a) = &mut self.allocating {
@@ -295,10 +305,12 @@ impl<'a> Sim<'a> {
             arrival_ns: self.now,
         };
         self.push(self.context_of(lane, 0), packet, None);
-        if wakes_ahead(&self.params, self.now, previous) {
+        if wakes_ahead {
             // As the hook's wake_downstream(): every later stage, from the hook, at once.
             for stage in 1..self.config.stages {
-                if self.schedule(self.context_of(lane, stage), None) {
+                let ctx = self.context_of(lane, stage);
+                self.contexts[ctx].woken_ahead = true;
+                if self.schedule(ctx, None) {
                     self.out.wakeups_ahead += 1;
                 }
             }
@@ -367,6 +379,11 @@ impl<'a> Sim<'a> {
     /// Goes on polling `ctx`, which has processed `done` packets in this poll.
     fn poll(&mut self, cpu: usize, ctx: usize, done: u32) {
         let c = &mut self.contexts[ctx];
+        // As the start of the module's poll function.
+        c.window.polled(&self.params, self.now);
+        if std::mem::take(&mut c.woken_ahead) {
+            c.woken_ahead_ns = self.now;
+        }
         let (action, cost) = match c.queue.pop_front() {
             Some(p) => {
                 c.handled += 1;
@@ -450,7 +467,10 @@ impl<'a> Sim<'a> {
         let view = View {
             now_ns: self.now,
             last_work_ns: c.last_work_ns,
-            head_entry_ns: self.head_entry[c.lane],
+            head_entry_ns: self.lanes[c.lane].last_ns,
+            mean_entry_gap_ns: self.lanes[c.lane].mean_gap_ns,
+            woken_ahead_ns: c.woken_ahead_ns,
+            window_ns: c.window.window_ns,
             in_flight: in_flight_toward(self.entered[c.lane], c.handled, 0),
             upstream_backlog: u32::try_from(upstream_backlog).unwrap_or(u32::MAX),
         };
@@ -462,6 +482,7 @@ impl<'a> Sim<'a> {
             Decision::Complete => {
                 self.out.completions += 1;
                 self.contexts[ctx].scheduled = false;
+                self.contexts[ctx].window.completed(&view);
             }
         }
         self.next_poll(cpu);

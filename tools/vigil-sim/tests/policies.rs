@@ -149,14 +149,14 @@ fn adaptive_rides_a_spaced_burst_on_the_head_with_one_wake_up_per_stage() {
     );
     assert!(adaptive.cpu_busy < 0.2 * poll.cpu_busy);
 
-    // Without the head's signal each stage completes between two packets of a burst and is
-    // woken again for the next.
+    // Without the floor the lane's estimate (5 us gaps) and the windows the stages learn keep
+    // them polling through a burst all the same, after a few wake-ups while the windows grow.
     let mut no_gap = config.clone();
     no_gap.burst_gap_ns = 0;
     let gapless = summary(&no_gap, Policy::Adaptive, &arrivals);
-    assert_eq!(gapless.reschedules_by_reason[Reason::HeadActive.index()], 0);
+    assert!(gapless.reschedules_by_reason[Reason::HeadActive.index()] > 0);
     assert!(
-        gapless.wakeups > 5 * adaptive.wakeups,
+        gapless.wakeups < adaptive.wakeups + adaptive.wakeups / 4,
         "wake-ups: gap 0 {} gap {} {}",
         gapless.wakeups,
         config.burst_gap_ns,

@@ -263,7 +263,7 @@ mod tests {
         // The adaptive knobs together, in the order the module lists them.
         assert!(
             text.contains(
-                "poll_window_ns     50000\nbacklog_threshold  1\nburst_gap_ns       20000\n"
+                "poll_window_ns     200000\nbacklog_threshold  1\nburst_gap_ns       20000\n"
             ),
             "{text}"
         );
