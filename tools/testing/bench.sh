@@ -23,9 +23,8 @@
 # skips setup.sh and uses that variant's last build),
 # VIGIL_BENCH_PROFILES (a profile file), VIGIL_BENCH_VARIANTS (default
 # "plain idle poll timeout adaptive"), VIGIL_BENCH_WINDOW_NS and
-# VIGIL_BENCH_BURST_GAP_NS (poll_window_ns and burst_gap_ns: under TCG every
-# step takes ten times or more its native time, so the defaults are scaled
-# by 10: 500000 and 200000).
+# VIGIL_BENCH_BURST_GAP_NS (poll_window_ns and burst_gap_ns; default: the
+# module's defaults, which adaptive's self-sized windows make fit the VM too).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$VIGIL_ROOT"
@@ -40,8 +39,6 @@ kvariant=${VIGIL_BENCH_KERNEL:-bench}
 [ "$cpus" -le "$host_cores" ] ||
 	vigil_log "$cpus vCPUs on $host_cores host cores: oversubscribed, every figure is not measurable"
 variants=${VIGIL_BENCH_VARIANTS:-plain idle poll timeout adaptive}
-window=${VIGIL_BENCH_WINDOW_NS:-500000}
-gap=${VIGIL_BENCH_BURST_GAP_NS:-200000}
 out=${VIGIL_BENCH_OUT:-$VIGIL_ROOT/Documentation/bench}
 profiles=${VIGIL_BENCH_PROFILES:-$VIGIL_ROOT/tools/testing/bench-profiles}
 work=$VIGIL_ROOT/out/bench
@@ -61,6 +58,13 @@ rm -f "$work/module/rust/"*.o "$work/module/rust/kernel/"*.o "$work/module/rust/
 make -s -C "$kdir" M="$work/module" "${VIGIL_KMAKE_VARS[@]}" modules
 (cd tools && cargo build --release --quiet)
 bin=$CARGO_TARGET_DIR/release
+# The module's own defaults unless asked otherwise: adaptive sizes its windows itself,
+# up to poll_window_ns, so that the same defaults serve the VM and native costs.
+default_of() { "$bin/vigil" settings | awk -v k="$1" '$1 == k {print $3}'; }
+window=${VIGIL_BENCH_WINDOW_NS:-$(default_of poll_window_ns)}
+gap=${VIGIL_BENCH_BURST_GAP_NS:-$(default_of burst_gap_ns)}
+knobs="the module's default"
+[ -z "${VIGIL_BENCH_WINDOW_NS:-}${VIGIL_BENCH_BURST_GAP_NS:-}" ] || knobs="set for this run"
 
 # The host side: pins the vCPU threads (one host core each) and samples them
 # around every run the guest marks in $work/sync. The QMP socket lives in /tmp:
@@ -112,15 +116,15 @@ grep -q kvm "$VIGIL_CACHE"/kvm-probe-* 2>/dev/null && accel=kvm
 	echo "reps=$reps"
 	echo "seed=$seed"
 	echo "pipeline=3 stages (parse, rules, work ${VIGIL_BENCH_WORK_NS:-2000} ns), stage k on CPU 1 + k mod $((cpus - 1)); sender, receiver and hook on CPU 0"
-	echo "poll_window_ns=$window (the default scaled by 10 for TCG; defaults: vigil settings)"
-	echo "burst_gap_ns=$gap (the default scaled by 10 for TCG)"
+	echo "poll_window_ns=$window ($knobs)"
+	echo "burst_gap_ns=$gap ($knobs)"
 } >"$raw/meta.txt"
 
 # The simulator on the same profiles: one lane, 3 stages on 3 CPUs, the
 # sender's spacing inside bursts as the guest measured it (calibration.txt).
 spacing=$(sed -n 's/^send_spacing_ns=//p' "$raw/calibration.txt" 2>/dev/null)
 spacing=${spacing:-10000}
-# The machine's costs in the simulator, scaled like the knobs (see meta.txt).
+# The VM's costs in the simulator (TCG takes ten times or more a native step's time).
 sim_costs=${VIGIL_BENCH_SIM_COSTS:---ipi-ns 20000 --deep-exit-ns 50000 --shallow-exit-ns 10000 --residency-ns 500000 --poll-ns 5000}
 echo "sim_costs=$sim_costs" >>"$raw/meta.txt"
 echo "sim_spacing_ns=$spacing (the sender's per-datagram time sending back to back in the VM)" >>"$raw/meta.txt"

@@ -82,9 +82,7 @@ echo 4096 >$SYSFS/queue_len
 echo all >$SYSFS/netns
 echo 65536 >$SYSFS/netns_quota
 echo "udp dport 9000-9100" >$SYSFS/match
-# Time knobs scaled to the VM: under TCG a datagram takes tens of microseconds
-# to send, ten or more times a native one (bench.sh passes them, see meta.txt).
-# Unset, the module's defaults stay.
+# The time knobs bench.sh passes (see meta.txt); unset, the module's defaults stay.
 [ -z "${VIGIL_BENCH_WINDOW_NS:-}" ] || echo "$VIGIL_BENCH_WINDOW_NS" >$SYSFS/poll_window_ns
 [ -z "${VIGIL_BENCH_BURST_GAP_NS:-}" ] || echo "$VIGIL_BENCH_BURST_GAP_NS" >$SYSFS/burst_gap_ns
 
