@@ -59,12 +59,12 @@ make -s -C "$kdir" M="$work/module" "${VIGIL_KMAKE_VARS[@]}" modules
 (cd tools && cargo build --release --quiet)
 bin=$CARGO_TARGET_DIR/release
 # The module's own defaults unless asked otherwise: adaptive sizes its windows itself,
-# up to poll_window_ns, so that the same defaults serve the VM and native costs.
-default_of() { "$bin/vigil" settings | awk -v k="$1" '$1 == k {print $3}'; }
-window=${VIGIL_BENCH_WINDOW_NS:-$(default_of poll_window_ns)}
-gap=${VIGIL_BENCH_BURST_GAP_NS:-$(default_of burst_gap_ns)}
+# up to poll_window_ns, so that the same defaults serve the VM and native costs. The guest
+# reports the values the module ran with (calibration.txt), and the simulator takes those.
+window=${VIGIL_BENCH_WINDOW_NS:-}
+gap=${VIGIL_BENCH_BURST_GAP_NS:-}
 knobs="the module's default"
-[ -z "${VIGIL_BENCH_WINDOW_NS:-}${VIGIL_BENCH_BURST_GAP_NS:-}" ] || knobs="set for this run"
+[ -z "$window$gap" ] || knobs="set for this run"
 
 # The host side: pins the vCPU threads (one host core each) and samples them
 # around every run the guest marks in $work/sync. The QMP socket lives in /tmp:
@@ -116,13 +116,16 @@ grep -q kvm "$VIGIL_CACHE"/kvm-probe-* 2>/dev/null && accel=kvm
 	echo "reps=$reps"
 	echo "seed=$seed"
 	echo "pipeline=3 stages (parse, rules, work ${VIGIL_BENCH_WORK_NS:-2000} ns), stage k on CPU 1 + k mod $((cpus - 1)); sender, receiver and hook on CPU 0"
-	echo "poll_window_ns=$window ($knobs)"
-	echo "burst_gap_ns=$gap ($knobs)"
 } >"$raw/meta.txt"
+# calibration.txt: what the guest measured and the knobs the module ran with.
+calibrated() { sed -n "s/^$1=//p" "$raw/calibration.txt" 2>/dev/null; }
+window=$(calibrated poll_window_ns) gap=$(calibrated burst_gap_ns)
+echo "poll_window_ns=${window:-?} ($knobs)" >>"$raw/meta.txt"
+echo "burst_gap_ns=${gap:-?} ($knobs)" >>"$raw/meta.txt"
 
 # The simulator on the same profiles: one lane, 3 stages on 3 CPUs, the
 # sender's spacing inside bursts as the guest measured it (calibration.txt).
-spacing=$(sed -n 's/^send_spacing_ns=//p' "$raw/calibration.txt" 2>/dev/null)
+spacing=$(calibrated send_spacing_ns)
 spacing=${spacing:-10000}
 # The VM's costs in the simulator (TCG takes ten times or more a native step's time).
 sim_costs=${VIGIL_BENCH_SIM_COSTS:---ipi-ns 20000 --deep-exit-ns 50000 --shallow-exit-ns 10000 --residency-ns 500000 --poll-ns 5000}
@@ -142,7 +145,7 @@ while read -r name kind count opts; do
 	[ -n "$sim" ] || continue
 	"$bin/vigil-sim" --lanes 1 --stages 3 --cpus 4 --cpu-map 1,2,3 \
 		--service-ns "${VIGIL_BENCH_SIM_SERVICE_NS:-3000,3000,5000}" \
-		--window-ns "$window" --burst-gap-ns "$gap" $sim_costs \
+		${window:+--window-ns "$window"} ${gap:+--burst-gap-ns "$gap"} $sim_costs \
 		--profile "$sim" --packets "$count" --json >"$raw/sim-$name.json"
 done <"$profiles"
 
@@ -158,6 +161,6 @@ done <"$profiles"
 
 "$bin/vigil-bench-report" --raw "$raw" --out "$out"
 cp "$raw/sim-scale.txt" "$raw/sim-skylake-sp.txt" "$out/"
-cp "$raw/runs.txt" "$raw/meta.txt" "$raw/host.txt" "$out/"
+cp "$raw/runs.txt" "$raw/meta.txt" "$raw/host.txt" "$raw/calibration.txt" "$out/"
 cp "$raw"/sim-*.json "$out/" 2>/dev/null || true
 vigil_log "benchmark done in $(($(date +%s) - start)) s: $out/results.md"

@@ -147,11 +147,15 @@ host_mark() {
 	SYNC=
 }
 
-# json_field NAME FILE: a number from a flat JSON object (null as -).
-json_field() {
-	local v
-	v=$(grep -o "\"$1\":[^,}]*" "$2" | head -n 1 | cut -d: -f2)
-	[ -n "$v" ] && [ "$v" != null ] && echo "$v" || echo -
+# kv_read ARRAY FILE: the KEY=VALUE pairs of FILE's line (a `vigil load --kv` report) into
+# the associative array ARRAY, with builtins.
+kv_read() {
+	local -n into=$1
+	local kv line
+	read -r line <"$2" || true
+	for kv in $line; do
+		into[${kv%%=*}]=${kv#*=}
+	done
 }
 
 # The measured window's start and end: the host samples the vCPU threads, this script the
@@ -183,7 +187,7 @@ traffic_load() {
 	local count=$1 rx tx seen0
 	shift
 	taskset -c 0 ip netns exec vb "$VIGIL" load --mode recv --dst $DST --count "$count" \
-		--flows $FLOWS --timeout 2 --json >/tmp/recv.json &
+		--flows $FLOWS --timeout 2 --kv >/tmp/recv.kv &
 	rx=$!
 	sleep 0.3
 	# CPU time counts from the first datagram, not from the sender's start-up, which under
@@ -191,21 +195,24 @@ traffic_load() {
 	# counting hook sees nothing there with vigil off, the plain stack's case).
 	seen0=$(ip_in vb)
 	taskset -c 0 ip netns exec va "$VIGIL" load --mode send --dst $DST --count "$count" \
-		--flows $FLOWS --json "$@" >/tmp/send.json &
+		--flows $FLOWS --kv "$@" >/tmp/send.kv &
 	tx=$!
 	while [ "$(ip_in vb)" = "$seen0" ] && kill -0 $tx 2>/dev/null; do :; done
 	window_begin "$cell"
 	wait $tx
 	window_end "$cell"
 	wait $rx || true
-	sent=$(json_field sent /tmp/send.json)
-	received=$(json_field received /tmp/recv.json)
-	out_of_order=$(json_field out_of_order /tmp/recv.json)
-	app_p50=$(json_field latency_p50_ns /tmp/recv.json)
-	app_p99=$(json_field latency_p99_ns /tmp/recv.json)
-	app_p999=$(json_field latency_p999_ns /tmp/recv.json)
-	send_time=$(json_field send_time_ns /tmp/send.json)
-	rate=$(json_field receive_rate_pps /tmp/recv.json)
+	local -A tx_report=() rx_report=()
+	kv_read tx_report /tmp/send.kv
+	kv_read rx_report /tmp/recv.kv
+	sent=${tx_report[sent]:--}
+	send_time=${tx_report[send_time_ns]:--}
+	received=${rx_report[received]:--}
+	out_of_order=${rx_report[out_of_order]:--}
+	app_p50=${rx_report[latency_p50_ns]:--}
+	app_p99=${rx_report[latency_p99_ns]:--}
+	app_p999=${rx_report[latency_p999_ns]:--}
+	rate=${rx_report[receive_rate_pps]:--}
 }
 
 # ip_in NS: packets IP received in namespace NS (va or vb), from its /proc/net/snmp (read
@@ -290,49 +297,35 @@ run_one() {
 	else
 		traffic_load "$count" "$@"
 	fi
-	local stats=/tmp/stats.json
-	if [ "$variant" = plain ]; then
-		echo '{}' >$stats
-	else
-		"$VIGIL" stats --json >$stats
+	# The pipeline's own figures, from the CLI (`vigil stats --totals`: KEY=VALUE pairs, the
+	# stage table summed over stages and CPUs, the last stage's latency percentiles), read
+	# with builtins; every one is - for the plain stack.
+	local -A st=()
+	local kv
+	if [ "$variant" != plain ]; then
+		for kv in $("$VIGIL" stats --totals); do
+			st[${kv%%=*}]=${kv#*=}
+		done
+		[ "${st[polls]:-0}" != 0 ] ||
+			echo "guest-bench.sh: $cell: no stage ran (stage-stats-get is empty)" >&2
 	fi
-	# Sums of the stage table's columns over every stage and CPU.
-	local sums=
-	[ "$variant" = plain ] ||
-		sums=$(vigil_stage_table | awk 'NR == 1 { for (i = 1; i <= NF; i++) col[i] = $i; next }
-			{ for (i = 3; i <= NF; i++) sum[col[i]] += $i }
-			END { for (c in sum) printf "%s=%.0f ", c, sum[c] }')
-	get() { local v; v=$(grep -o "\b$1=[0-9]*" <<<"$sums" | cut -d= -f2); echo "${v:--}"; }
-	# The last stage's histogram is the pipeline's latency.
-	local hist=/tmp/hist.json
-	{ grep -o '"latency":\[.*' $stats | grep -o '{"stage":2,[^]]*' | head -n 1 || true; } >$hist
-	local resched=-
-	if [ "$variant" != plain ] && [ -n "$sums" ]; then
-		resched=$(($(get resched_head_ahead) + $(get resched_upstream_backlog) + \
-			$(get resched_window) + $(get resched_head_active)))
-	elif [ "$variant" != plain ]; then
-		echo "guest-bench.sh: $cell: no stage ran (stage-stats-get is empty); vigil stats:" >&2
-		"$VIGIL" stats >&2 || true
-	fi
-	local pv=-
-	[ "$variant" = plain ] || pv=$(get wakeups_sent)
+	get() { echo "${st[$1]:--}"; }
 	{
 		printf 'profile=%s kind=%s variant=%s rep=%s cell=%s ' "$name" "$kind" "$variant" \
 			"$rep" "$cell"
 		printf 'sent=%s received=%s out_of_order=%s ' "$sent" "$received" "$out_of_order"
 		printf 'app_p50_ns=%s app_p99_ns=%s app_p999_ns=%s ' "$app_p50" "$app_p99" "$app_p999"
-		printf 'hist_p50_ns=%s hist_p99_ns=%s hist_p999_ns=%s ' "$(json_field p50_ns "$hist")" \
-			"$(json_field p99_ns "$hist")" "$(json_field p999_ns "$hist")"
+		printf 'hist_p50_ns=%s hist_p99_ns=%s hist_p999_ns=%s ' "$(get hist_p50_ns)" \
+			"$(get hist_p99_ns)" "$(get hist_p999_ns)"
 		awk -v b=$((b1 - b0)) -v t=$((t1 - t0)) 'BEGIN { printf "cpu_busy=%.4f ", (t > 0 ? b / t : 0) }'
-		printf 'ipis_sent=%s reschedules=%s ' "$pv" "$resched"
+		printf 'ipis_sent=%s reschedules=%s ' "$(get wakeups_sent)" "$(get reschedules)"
 		if [ "$e0" = - ] || [ "$e1" = - ]; then printf 'cpuidle_exits=- '
 		else printf 'cpuidle_exits=%s ' $((e1 - e0)); fi
 		printf 'stage_irqs=%s ' $((i1 - i0))
 		for c in resched_head_ahead resched_upstream_backlog resched_window resched_head_active \
-			completions polls empty_polls; do
-			if [ "$variant" = plain ]; then printf '%s=- ' $c; else printf '%s=%s ' $c "$(get $c)"; fi
+			completions polls empty_polls dropped; do
+			printf '%s=%s ' $c "$(get $c)"
 		done
-		printf 'dropped=%s ' "$([ "$variant" = plain ] && echo - || vigil_read stats/dropped)"
 		printf 'send_time_ns=%s ' "$send_time"
 		printf 'throughput_pps=%s\n' "$rate"
 	} >>"$runs"
@@ -344,13 +337,19 @@ run_one() {
 # the sender is the bottleneck.
 echo 0 >$SYSFS/enabled
 taskset -c 0 ip netns exec vb "$VIGIL" load --mode recv --dst $DST --count 5000 --flows $FLOWS \
-	--timeout 2 --json >/dev/null &
+	--timeout 2 >/dev/null &
 rx=$!
 sleep 0.3
 taskset -c 0 ip netns exec va "$VIGIL" load --mode send --dst $DST --count 5000 --flows $FLOWS \
-	--json >/tmp/send.json
+	--kv >/tmp/send.kv
 wait $rx || true
-echo "send_spacing_ns=$(($(json_field send_time_ns /tmp/send.json) / 5000))" >"$out/calibration.txt"
+declare -A calibration=()
+kv_read calibration /tmp/send.kv
+{
+	echo "send_spacing_ns=$((calibration[send_time_ns] / 5000))"
+	echo "poll_window_ns=$(<$SYSFS/poll_window_ns)"
+	echo "burst_gap_ns=$(<$SYSFS/burst_gap_ns)"
+} >"$out/calibration.txt"
 cat "$out/calibration.txt"
 
 # Every run of every cell, in one shuffled order (the same for the same seed), so

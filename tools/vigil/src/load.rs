@@ -103,6 +103,8 @@ pub struct Options {
     pub seed: u64,
     /// Report as JSON.
     pub json: bool,
+    /// Report as one line of KEY=VALUE pairs (the JSON report's fields).
+    pub kv: bool,
     /// Who this process is.
     pub mode: Mode,
     /// How long the receiver waits for the last datagram.
@@ -163,6 +165,9 @@ pub struct Args {
     /// Print the report as one JSON object.
     #[arg(long)]
     json: bool,
+    /// Print the report as one line of KEY=VALUE pairs: the --json fields, null as -.
+    #[arg(long, conflicts_with = "json")]
+    kv: bool,
 }
 
 /// `--timeout`'s seconds.
@@ -191,6 +196,7 @@ impl Args {
             profile,
             seed: self.seed,
             json: self.json,
+            kv: self.kv,
             mode: self.mode,
             timeout: self.timeout,
         }
@@ -400,7 +406,7 @@ pub fn exchange(opts: &Options) -> Result<Report, String> {
     Ok(report)
 }
 
-/// The `--json` report; `tools/testing/guest-bench.sh` reads its fields by name.
+/// The `--json` and `--kv` report; `tools/testing/guest-bench.sh` reads its fields by name.
 #[derive(Debug, serde::Serialize)]
 struct ReportJson {
     sent: u64,
@@ -418,7 +424,7 @@ struct ReportJson {
 pub fn run(opts: &Options) -> Result<(), String> {
     let mut r = exchange(opts)?;
     r.latencies.sort_unstable();
-    if opts.json {
+    if opts.json || opts.kv {
         let q = |p| quantile(&r.latencies, p);
         let report = ReportJson {
             sent: r.sent,
@@ -431,7 +437,12 @@ pub fn run(opts: &Options) -> Result<(), String> {
             send_time_ns: r.send_time.as_nanos() as u64,
             receive_rate_pps: r.receive_rate().map(|v| v as u64),
         };
-        println!("{}", crate::json::line(&report)?);
+        let line = if opts.kv {
+            crate::json::kv_line(&report)?
+        } else {
+            crate::json::line(&report)?
+        };
+        println!("{line}");
         return Ok(());
     }
     if opts.mode != Mode::Send && !r.latencies.is_empty() {
@@ -561,6 +572,7 @@ mod tests {
             profile: Profile::Flood,
             seed: 1,
             json: false,
+            kv: false,
             mode: Mode::Both,
             timeout: Duration::from_secs(1),
         };
@@ -633,6 +645,7 @@ mod tests {
             profile: Profile::Flood,
             seed: 1,
             json: false,
+            kv: false,
             mode: Mode::Recv,
             timeout: Duration::from_secs(2),
         };
@@ -647,6 +660,7 @@ mod tests {
             profile: Profile::Steady(20_000),
             seed: 1,
             json: false,
+            kv: false,
             mode: Mode::Send,
             timeout: Duration::from_secs(1),
         };

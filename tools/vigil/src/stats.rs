@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! `vigil stats [--json] [--watch SECS [--count N]]`: the accounting, the per-stage per-CPU
+//! `vigil stats [--json | --totals] [--watch SECS [--count N]]`: the accounting, the per-stage per-CPU
 //! table, and latency percentiles computed from the module's log-linear histograms. The accounting
 //! comes from sysfs, the table and the histograms from the generic netlink family.
 
@@ -208,6 +208,46 @@ pub fn to_json(s: &Snapshot) -> SnapshotJson<'_> {
     }
 }
 
+/// The `--totals` line: `KEY=VALUE` pairs separated by spaces, for scripts that read it with
+/// shell builtins (the benchmark's guest loop): the accounting, every stage-table column
+/// summed over stages and CPUs (`stage` and `cpu` left out), `reschedules` (the four reasons
+/// summed), and the last stage's latency percentiles as `hist_p50_ns`, `hist_p99_ns` and
+/// `hist_p999_ns` (`-` without packets).
+pub fn totals_line(s: &Snapshot) -> String {
+    let mut pairs: Vec<(String, String)> = TOTALS
+        .into_iter()
+        .zip(s.totals)
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let sum = |col: usize| s.stages.iter().map(|r| r[col]).sum::<u64>();
+    for (col, name) in STAGE_COLUMNS.iter().enumerate().skip(2) {
+        pairs.push((name.to_string(), sum(col).to_string()));
+    }
+    let reschedules: u64 = STAGE_COLUMNS
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| n.starts_with("resched_"))
+        .map(|(col, _)| sum(col))
+        .sum();
+    pairs.push(("reschedules".to_string(), reschedules.to_string()));
+    let last = s.latency.iter().max_by_key(|(stage, _)| *stage);
+    let p = last.map_or_else(
+        || vec![None; PERMILLES.len()],
+        |(_, c)| percentiles(c, &PERMILLES),
+    );
+    for (name, v) in ["hist_p50_ns", "hist_p99_ns", "hist_p999_ns"]
+        .into_iter()
+        .zip(p)
+    {
+        pairs.push((
+            name.to_string(),
+            v.map_or("-".to_string(), |v| v.to_string()),
+        ));
+    }
+    let line: Vec<String> = pairs.into_iter().map(|(k, v)| format!("{k}={v}")).collect();
+    line.join(" ")
+}
+
 /// A line of `--watch --json`: [`rates`] by name.
 #[derive(Debug, Serialize)]
 struct RatesJson {
@@ -236,6 +276,10 @@ pub struct Options {
     /// Print JSON: one object, or one line of rates per interval with --watch.
     #[arg(long)]
     json: bool,
+    /// Print one line of KEY=VALUE pairs: the accounting, the stage table's columns summed
+    /// over stages and CPUs, and the last stage's latency percentiles.
+    #[arg(long, conflicts_with_all = ["json", "watch"])]
+    totals: bool,
     /// Print rates (delivered, dropped, wake-ups and polls per second) every SECS seconds
     /// (0.1 to 3600).
     #[arg(long, value_name = "SECS", value_parser = watch_interval)]
@@ -260,7 +304,9 @@ fn watch_interval(text: &str) -> Result<Duration, String> {
 pub fn run(sysfs: &Sysfs, o: &Options) -> Result<(), String> {
     let Some(every) = o.watch else {
         let s = read(sysfs, &o.target.name())?;
-        if o.json {
+        if o.totals {
+            println!("{}", totals_line(&s));
+        } else if o.json {
             println!("{}", json::line(&to_json(&s))?);
         } else {
             print!("{}", render(&s));
@@ -395,6 +441,42 @@ mod tests {
         assert!(
             json.contains(r#""resched_window":0,"resched_head_active":41,"completions":7"#),
             "{json}"
+        );
+        let totals = totals_line(&s);
+        let sum = |name| {
+            let col = STAGE_COLUMNS.iter().position(|&c| c == name).unwrap();
+            ROWS.iter().map(|r| r[col]).sum::<u64>()
+        };
+        for name in ["packets", "polls", "completions", "wakeups_sent"] {
+            assert!(
+                totals.contains(&format!(" {name}={} ", sum(name))),
+                "{totals}"
+            );
+        }
+        let reschedules = sum("resched_head_ahead")
+            + sum("resched_upstream_backlog")
+            + sum("resched_window")
+            + sum("resched_head_active");
+        assert!(
+            totals.starts_with("entered=5 delivered=4 dropped=1 in_flight=0 "),
+            "{totals}"
+        );
+        assert!(
+            totals.contains(&format!(" reschedules={reschedules} ")),
+            "{totals}"
+        );
+        assert!(
+            !totals.contains("stage=") && !totals.contains(" cpu="),
+            "{totals}"
+        );
+        assert!(
+            totals.ends_with(" hist_p50_ns=3 hist_p99_ns=151551 hist_p999_ns=151551"),
+            "{totals}"
+        );
+        let empty = totals_line(&Snapshot::default());
+        assert!(
+            empty.ends_with(" hist_p50_ns=- hist_p99_ns=- hist_p999_ns=-"),
+            "{empty}"
         );
     }
 }
