@@ -277,6 +277,29 @@ traffic_pktgen() {
 		'BEGIN { printf "%.0f", n / (s / 1e9 + b - a) }')
 }
 
+# gap_ns OPTIONS...: the profile's quiet time between arrivals, ns: the spacing at a steady
+# rate, the mean spacing of Poisson arrivals, or from a burst's last datagram to the next
+# burst (the sender's back-to-back spacing, from the calibration, inside a burst). The report
+# compares it with poll_window_ns to sort profiles into short and long gaps.
+gap_ns() {
+	local rate= burst= gap_us=
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--rate | --poisson) rate=$2 ;;
+		--burst) burst=$2 ;;
+		--gap-us) gap_us=$2 ;;
+		esac
+		shift
+	done
+	if [ -n "$rate" ]; then
+		echo $((1000000000 / rate))
+	elif [ -n "$burst" ] && [ -n "$gap_us" ]; then
+		echo $((gap_us * 1000 - (burst - 1) * SEND_SPACING_NS))
+	else
+		echo -
+	fi
+}
+
 # run_one NAME KIND COUNT VARIANT REP OPTIONS...
 run_one() {
 	local name=$1 kind=$2 count=$3 variant=$4 rep=$5 b0 t0 b1 t1 e0 e1 i0 i1
@@ -311,8 +334,8 @@ run_one() {
 	fi
 	get() { echo "${st[$1]:--}"; }
 	{
-		printf 'profile=%s kind=%s variant=%s rep=%s cell=%s ' "$name" "$kind" "$variant" \
-			"$rep" "$cell"
+		printf 'profile=%s kind=%s variant=%s rep=%s cell=%s gap_ns=%s ' "$name" "$kind" \
+			"$variant" "$rep" "$cell" "$(gap_ns "$@")"
 		printf 'sent=%s received=%s out_of_order=%s ' "$sent" "$received" "$out_of_order"
 		printf 'app_p50_ns=%s app_p99_ns=%s app_p999_ns=%s ' "$app_p50" "$app_p99" "$app_p999"
 		printf 'hist_p50_ns=%s hist_p99_ns=%s hist_p999_ns=%s ' "$(get hist_p50_ns)" \
@@ -345,8 +368,9 @@ taskset -c 0 ip netns exec va "$VIGIL" load --mode send --dst $DST --count 5000 
 wait $rx || true
 declare -A calibration=()
 kv_read calibration /tmp/send.kv
+SEND_SPACING_NS=$((calibration[send_time_ns] / 5000))
 {
-	echo "send_spacing_ns=$((calibration[send_time_ns] / 5000))"
+	echo "send_spacing_ns=$SEND_SPACING_NS"
 	echo "poll_window_ns=$(<$SYSFS/poll_window_ns)"
 	echo "burst_gap_ns=$(<$SYSFS/burst_gap_ns)"
 } >"$out/calibration.txt"

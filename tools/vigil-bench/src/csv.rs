@@ -62,7 +62,7 @@ mod tests {
         assert_eq!(lines.len(), 2);
         assert_eq!(
             lines[0],
-            "profile,kind,variant,rep,sent,received,out_of_order,app_p50_ns,app_p99_ns,\
+            "profile,kind,variant,rep,gap_ns,sent,received,out_of_order,app_p50_ns,app_p99_ns,\
              app_p999_ns,hist_p50_ns,hist_p99_ns,hist_p999_ns,cpu_busy,stage_host_cpu_ns,\
              stage_cpu_ns_per_pkt,wakeups,wakeups_per_1k,cpuidle_exits,vcpu_wakeups,stage_irqs,\
              ipis_sent,\
@@ -72,7 +72,7 @@ mod tests {
         );
         assert_eq!(
             lines[1],
-            "a,latency,idle,,3,3,,,,,,,,0.5,,,1,333.333333,,,,,,,,,,,,,,,,,,,"
+            "a,latency,idle,,,3,3,,,,,,,,0.5,,,1,333.333333,,,,,,,,,,,,,,,,,,,"
         );
     }
 

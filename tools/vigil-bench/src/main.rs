@@ -58,6 +58,8 @@
 //! Optional keys, each a number (`-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`, as in
 //! JSON) or `-`:
 //!
+//! - `gap_ns`: the profile's quiet time between arrivals (between bursts for bursts), which
+//!   the targets compare with `poll_window_ns` (`meta.txt`).
 //! - `sent`, `received`, `out_of_order`: packet counts.
 //! - `app_p50_ns`, `app_p99_ns`, `app_p999_ns`: one-way latency percentiles from the
 //!   application's timestamps.

@@ -93,8 +93,9 @@ pub enum Value {
 }
 
 /// The keys whose value must be a number or `-`, in the order of the CSV columns.
-pub const NUMERIC_KEYS: [&str; 32] = [
+pub const NUMERIC_KEYS: [&str; 33] = [
     "rep",
+    "gap_ns",
     "sent",
     "received",
     "out_of_order",

@@ -52,21 +52,21 @@ fn the_binary_writes_all_four_files() {
     let csv = read("results.csv");
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 19);
-    assert!(lines[0].starts_with("profile,kind,variant,rep,sent,received,"));
+    assert!(lines[0].starts_with("profile,kind,variant,rep,gap_ns,sent,received,"));
     assert!(lines[0].ends_with(",host_wall_ns,host_wait_frac,host_emulation_frac,not_measurable"));
     // The example ran 4 vCPUs on 2 host cores: every run is oversubscribed.
     let over = "oversubscribed: 4 vCPUs on 2 host cores";
     assert_eq!(
         lines[5],
         format!(
-            "burst-32x2ms,latency,adaptive,,2000,2000,0,21000,50000,70000,32768,65536,131072,\
+            "burst-32x2ms,latency,adaptive,,,2000,2000,0,21000,50000,70000,32768,65536,131072,\
              0.2,,,600,300,,,,,900,100,200,500,100,700,9000,4000,,2000000000,,,,,{over}"
         )
     );
     assert_eq!(
         lines[1],
         format!(
-            "burst-32x2ms,latency,plain,,2000,2000,0,18000,30000,45000,,,,,,,,,,,,,,,,,,,,,,\
+            "burst-32x2ms,latency,plain,,,2000,2000,0,18000,30000,45000,,,,,,,,,,,,,,,,,,,,,,\
              2000000000,,,,,{over}"
         )
     );
