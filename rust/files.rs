@@ -244,7 +244,7 @@ impl PipelineDirs {
     /// `parent/NAME/` for pipeline `name`.
     pub(crate) fn new(parent: &Parent, control: &Arc<Control>, name: Name) -> Result<Self> {
         let mut cname = [0u8; MAX_NAME_LEN + 1];
-        cname[..name.as_str().len()].copy_from_slice(name.as_str().as_bytes());
+        parse::copy_prefix(&mut cname, name.as_str().as_bytes());
         let cname = CStr::from_bytes_until_nul(&cname).map_err(|_| EINVAL)?;
         Self::build(cname, parent, control, name, false)
     }

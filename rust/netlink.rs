@@ -14,6 +14,7 @@ use crate::{
     stats::{Stats, MAX_LANES},
     sys,
 };
+use core::num::NonZeroUsize;
 use kernel::{
     prelude::*,
     sync::{atomic::Relaxed, Arc},
@@ -50,15 +51,25 @@ impl Family for Control {
     }
 }
 
+/// [`MAX_STAGES`], which is not zero, as a divisor.
+const STAGES: NonZeroUsize = match NonZeroUsize::new(MAX_STAGES) {
+    Some(n) => n,
+    None => NonZeroUsize::MIN,
+};
+
 /// `stage-stats-get`: a message per pipeline, stage and CPU that ran, in that order.
 fn stage_stats(pipelines: &Pipelines, dump: &mut Dump<'_>) -> Result {
     let Some((_, _, first)) = pipelines.first() else {
         return Ok(());
     };
-    let nr_cpus = first.nr_cpus();
-    let per = MAX_STAGES * nr_cpus;
-    dump.rows(pipelines.len() * per, |dump, row| {
-        let (name, _, stats) = &pipelines[row / per];
+    // Non-zero divisors: no division-by-zero path in the module.
+    let Some(nr_cpus) = NonZeroUsize::new(first.nr_cpus()) else {
+        return Ok(());
+    };
+    let per = nr_cpus.saturating_mul(STAGES);
+    let rows = pipelines.len().checked_mul(per.get()).ok_or(EOVERFLOW)?;
+    dump.rows(rows, |dump, row| {
+        let (name, _, stats) = pipelines.get(row / per).ok_or(EINVAL)?;
         let (stage, cpu) = ((row % per) / nr_cpus, (row % nr_cpus) as u32);
         let s = stats.stage(stage, cpu);
         if s.is_idle() {

@@ -957,8 +957,10 @@ mod tests {
     }
 
     fn config(stages: usize, policy: Policy, ops: [Ops; 3], work_ns: u64) -> PipelineConfig {
-        let nr = kernel::cpu::nr_cpu_ids().min(2);
-        let all = CpuList((1u64 << nr) - 1);
+        // One or two CPUs, as a divisor.
+        let nr = core::num::NonZeroU32::new(kernel::cpu::nr_cpu_ids().min(2))
+            .unwrap_or(core::num::NonZeroU32::MIN);
+        let all = CpuList((1u64 << nr.get()) - 1);
         let stage = core::array::from_fn(|k| StageConfig {
             // Stage k on CPU k % nr: packets cross CPUs between stages.
             cpus: if k < 3 {

@@ -7,7 +7,7 @@
 
 use crate::abi::{Key, Scope, Value, SETTINGS};
 use crate::ops::{Match, Ops, Rules};
-use crate::parse::{parse_digits, trim_line, ParseError};
+use crate::parse::{copy_prefix, parse_digits, trim_line, ParseError};
 use crate::policy::{Params, Policy};
 use core::fmt;
 
@@ -361,10 +361,10 @@ impl TextBuf {
 impl fmt::Write for TextBuf {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         let end = self.len.checked_add(s.len()).ok_or(fmt::Error)?;
-        self.buf
-            .get_mut(self.len..end)
-            .ok_or(fmt::Error)?
-            .copy_from_slice(s.as_bytes());
+        copy_prefix(
+            self.buf.get_mut(self.len..end).ok_or(fmt::Error)?,
+            s.as_bytes(),
+        );
         self.len = end;
         Ok(())
     }

@@ -14,6 +14,18 @@ pub enum ParseError {
     OutOfRange,
 }
 
+/// Copies the start of `src` into the start of `dst`, as much as fits, and returns how many
+/// bytes it copied. Unlike `copy_from_slice` it has no length-mismatch panic path, which the
+/// compiler keeps even where the lengths agree (and objtool does not know as noreturn).
+pub fn copy_prefix(dst: &mut [u8], src: &[u8]) -> usize {
+    let mut n = 0;
+    for (to, from) in dst.iter_mut().zip(src) {
+        *to = *from;
+        n += 1;
+    }
+    n
+}
+
 /// Strips what `echo` adds: one trailing newline. Other white space is an error, so that a
 /// write either means exactly one value or is refused.
 pub fn trim_line(input: &[u8]) -> &[u8] {

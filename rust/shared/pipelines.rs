@@ -8,7 +8,7 @@
 //! Pure logic with no kernel dependency: compiled into the module and into the host crate
 //! `tools/vigil-core`, where cargo tests it and the CLI validates with it.
 
-use crate::parse::trim_line;
+use crate::parse::{copy_prefix, trim_line};
 use core::fmt;
 
 /// At most this many pipelines, the default one included.
@@ -56,7 +56,7 @@ impl Name {
             return Err(PipelinesError::Invalid);
         }
         let mut bytes = [0; MAX_NAME_LEN];
-        bytes[..word.len()].copy_from_slice(word);
+        copy_prefix(&mut bytes, word);
         // INVARIANT: checked above; the rest of `bytes` is zero.
         Ok(Name {
             bytes,
@@ -67,7 +67,7 @@ impl Name {
     /// The default pipeline's name.
     pub fn default_pipeline() -> Self {
         let mut bytes = [0; MAX_NAME_LEN];
-        bytes[..DEFAULT_PIPELINE.len()].copy_from_slice(DEFAULT_PIPELINE.as_bytes());
+        copy_prefix(&mut bytes, DEFAULT_PIPELINE.as_bytes());
         // INVARIANT: "default" is a valid name.
         Name {
             bytes,
