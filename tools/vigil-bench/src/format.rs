@@ -10,6 +10,17 @@ pub fn micros(ns: Option<f64>) -> String {
     ns.map_or_else(|| UNKNOWN.to_string(), |ns| format!("{:.1}", ns / 1000.0))
 }
 
+/// Nanoseconds as microseconds for a sentence: whole microseconds from 10 µs up, one
+/// decimal below, e.g. `212 µs`, `4.5 µs`.
+pub fn micros_brief(ns: f64) -> String {
+    let us = ns / 1000.0;
+    if us.abs() >= 10.0 {
+        format!("{us:.0} µs")
+    } else {
+        format!("{us:.1} µs")
+    }
+}
+
 /// A fraction as a percentage with one decimal, e.g. `12.3%`.
 pub fn percent(fraction: Option<f64>) -> String {
     fraction.map_or_else(|| UNKNOWN.to_string(), |f| format!("{:.1}%", f * 100.0))
@@ -56,6 +67,8 @@ mod tests {
     fn formats_units() {
         assert_eq!(micros(Some(123_456.0)), "123.5");
         assert_eq!(micros(None), "–");
+        assert_eq!(micros_brief(212_345.0), "212 µs");
+        assert_eq!(micros_brief(4_460.0), "4.5 µs");
         assert_eq!(percent(Some(0.1234)), "12.3%");
         assert_eq!(fixed(Some(2.0 / 3.0), 1), "0.7");
         assert_eq!(ratio(0.5), "0.50");

@@ -2,8 +2,10 @@
 
 //! `results.json`: everything, for tools: meta, runs (every key, including passed-through and
 //! derived ones, and `measurable`/`not_measurable`), cells (median and min–max of each figure
-//! over the repeated runs), ratios (median, range), targets (`status` "not measurable" when a
-//! side's runs were oversubscribed or contended) and the simulator's results.
+//! over the repeated runs), ratios (median, range), targets (their class, `short`, `long` or
+//! `knee`, with the figures that set it, the long-gap p99 target's idle exit estimate, and
+//! `status` "not measurable" when a side's runs were oversubscribed or contended) and the
+//! simulator's results.
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::Value;
@@ -16,7 +18,7 @@ use crate::ratios::{self, Ratio};
 use crate::record::{self, Run};
 use crate::report::Report;
 use crate::sim::Sim;
-use crate::targets::{Outcome, Target};
+use crate::targets::{Class, Exit, Outcome, Target, EXIT_ESTIMATE, EXIT_FACTOR};
 use crate::Error;
 
 /// The JSON text of `report`, a record (run, cell, ratio...) per line.
@@ -207,20 +209,54 @@ fn ratio(r: &Ratio) -> RatioJson<'_> {
 
 #[derive(Debug, serde::Serialize)]
 struct TargetJson<'a> {
-    profile: &'a str,
+    /// `null` for a throughput target without a knee.
+    profile: Option<&'a str>,
     kind: &'a str,
+    /// `short`, `long` or `knee`; `null` when unknown (`reason` says why).
+    class: Option<&'static str>,
+    /// The median `gap_ns` and `poll_window_ns` that set a latency class.
+    gap_ns: Value,
+    window_ns: Value,
+    /// The plain stack's delivered rate at the knee.
+    knee_plain_pps: Value,
     target: String,
     numerator: &'a str,
     denominator: &'a str,
     metric: &'a str,
-    bound: &'a str,
+    bound: Option<&'a str>,
     limit: Value,
     ratio: Value,
     range: Option<[Value; 2]>,
+    /// The limit in the figure's own units at the medians.
+    threshold: Value,
     status: &'a str,
     /// Positive inside the limit, negative outside, as a fraction of the limit.
     margin: Value,
     reason: Option<String>,
+    /// The long-gap p99 target's idle exit.
+    exit: Option<ExitJson<'a>>,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct ExitJson<'a> {
+    estimate: &'static str,
+    factor: Value,
+    median_ns: Value,
+    min_ns: Value,
+    max_ns: Value,
+    reason: Option<&'a str>,
+}
+
+fn exit(e: &Result<Exit, String>) -> ExitJson<'_> {
+    let ok = e.as_ref().ok();
+    ExitJson {
+        estimate: EXIT_ESTIMATE,
+        factor: number(Some(EXIT_FACTOR)),
+        median_ns: derived(ok.map(|e| e.median)),
+        min_ns: derived(ok.map(|e| e.min)),
+        max_ns: derived(ok.map(|e| e.max)),
+        reason: e.as_ref().err().map(String::as_str),
+    }
 }
 
 fn target(t: &Target) -> TargetJson<'_> {
@@ -230,23 +266,38 @@ fn target(t: &Target) -> TargetJson<'_> {
         Outcome::Missed { by } => Some(-by),
         Outcome::Unknown(_) | Outcome::NotMeasurable(_) => None,
     };
+    let class = t.class.as_ref().ok();
+    let (gap_ns, window_ns, plain_pps) = match class {
+        Some(Class::Short { gap_ns, window_ns } | Class::Long { gap_ns, window_ns }) => {
+            (Some(*gap_ns), Some(*window_ns), None)
+        }
+        Some(Class::Knee { plain_pps }) => (None, None, Some(*plain_pps)),
+        None => (None, None, None),
+    };
     TargetJson {
-        profile: &t.ratio.profile,
+        profile: (!t.ratio.profile.is_empty()).then_some(t.ratio.profile.as_str()),
         kind: t.ratio.kind.name(),
+        class: class.map(|c| c.name()),
+        gap_ns: number(gap_ns),
+        window_ns: number(window_ns),
+        knee_plain_pps: derived(plain_pps),
         target: t.describe(),
         numerator: t.ratio.numerator.name(),
         denominator: t.ratio.denominator.name(),
         metric: t.ratio.metric.key(),
-        bound: t.bound.name(),
-        limit: number(Some(t.limit)),
+        bound: class.map(|_| t.bound.name()),
+        limit: number(class.map(|_| t.limit)),
         ratio: derived(t.ratio.value.clone().ok()),
         range: range(t.ratio.range),
+        threshold: derived(t.threshold),
         status: outcome.name(),
         margin: derived(margin),
         reason: match &outcome {
             Outcome::NotMeasurable(why) => Some(format!("not measurable: {why}")),
+            Outcome::Unknown(why) => Some(why.clone()),
             _ => reason(&t.ratio.value).map(String::from),
         },
+        exit: t.exit.as_ref().map(exit),
     }
 }
 

@@ -30,7 +30,11 @@
 //! kernel=7.3.4 bench
 //! command=make bench
 //! packets=2000
+//! poll_window_ns=200000 (the module's default)
 //! ```
+//!
+//! `poll_window_ns` (its leading integer; free text may follow) is the window the targets
+//! compare each profile's `gap_ns` with; without it no latency profile has a target class.
 //!
 //! ## `DIR/runs.txt` (required, at least one run)
 //!
@@ -43,8 +47,9 @@
 //!
 //! - `profile`: the traffic profile, e.g. `steady-2000pps`, `burst-32x2ms`, `burst-8x40us`,
 //!   `poisson-2000pps`, `rate-20kpps`; letters, digits, `-`, `_` and `.` only (it names
-//!   `sim-<profile>.json`). Profiles whose name starts with `burst` get the latency and CPU
-//!   targets.
+//!   `sim-<profile>.json`). Which targets a profile gets comes from its runs, not its name:
+//!   `gap_ns` against `poll_window_ns` for latency profiles, the knee for throughput ones
+//!   (`vigil_bench::targets`).
 //! - `kind`: `latency` or `throughput`.
 //! - `variant`: `plain`, `idle`, `poll`, `timeout` or `adaptive`.
 //!
@@ -59,12 +64,15 @@
 //! JSON) or `-`:
 //!
 //! - `gap_ns`: the profile's quiet time between arrivals (between bursts for bursts), which
-//!   the targets compare with `poll_window_ns` (`meta.txt`).
+//!   the targets compare with `poll_window_ns` (`meta.txt`): the median over the profile's
+//!   latency runs below the window makes it short-gap, otherwise long-gap.
 //! - `sent`, `received`, `out_of_order`: packet counts.
 //! - `app_p50_ns`, `app_p99_ns`, `app_p999_ns`: one-way latency percentiles from the
 //!   application's timestamps.
 //! - `hist_p50_ns`, `hist_p99_ns`, `hist_p999_ns`: the same from vigil's histogram (the
-//!   upper bounds of buckets, within 3.2%); `-` for `plain`.
+//!   upper bounds of buckets, within 3.2%); `-` for `plain`. The latency targets judge
+//!   `hist_p99_ns`; the long-gap one estimates an idle exit as idle's `hist_p50_ns` minus
+//!   poll's on the same profile.
 //! - `cpu_busy`: mean busy fraction (0 to 1) of the stage CPUs over the run.
 //! - `wakeups`: idle exits of the stage CPUs. Usually not written: the report derives it
 //!   from `cpuidle_exits` (the guest's cpuidle `usage` counters, summed over the stage CPUs'
@@ -81,7 +89,9 @@
 //! - `duration_ns`: the run's length.
 //! - `throughput_pps`: delivered packets per second (for `kind=throughput`: in `make bench`,
 //!   pktgen's packets delivered to UDP over its sending time plus the pipeline's drain time,
-//!   at the offered rate the profile names).
+//!   at the offered rate the profile names). The throughput targets are judged at the knee:
+//!   the throughput profile where `plain` delivered (`received / sent`, median over its runs)
+//!   at least 95% of what it was sent, with the highest `plain` `throughput_pps`.
 //!
 //! Optional free text: `profile_desc`, the profile's description with `_` for spaces
 //! (`32_packets_every_2_ms`), shown under the profile's heading.
@@ -125,14 +135,18 @@
 //!   empty cells for unknown values.
 //! - `results.json`: `{"meta", "runs", "ratios", "targets", "simulator"}`; every run with
 //!   every key (passed-through and derived ones too), the ratios and targets with their
-//!   values or the reason they are unknown, and the simulator's rows with its ratios next to
-//!   the VM's.
+//!   values or the reason they are unknown (each target with its class, `short`, `long` or
+//!   `knee`, the gap and window or the plain rate that set it, its threshold at the medians,
+//!   and for the long-gap p99 target the idle exit estimate), and the simulator's rows with
+//!   its ratios next to the VM's.
 //! - `results.md`: per latency profile a table of the variants and the same-run ratios
-//!   (adaptive/poll p99 and CPU busy, adaptive/idle wake-ups, timeout/poll p99 and CPU busy),
-//!   the targets (met or missed, by how much, relative to the limit), the throughput tables,
+//!   (adaptive/poll p99, histogram p99 and CPU busy, adaptive/idle wake-ups, timeout/poll
+//!   p99 and CPU busy), the targets with their class and how the classes and the idle exit
+//!   are found (met or missed, by how much, relative to the limit), the throughput tables,
 //!   the simulator against the VM, and a link to the plot.
-//! - `p99-vs-cpu.svg`: p99 latency (log axis) against CPU busy, one point per variant per
-//!   latency profile; colour by variant, marker by profile.
+//! - `p99-vs-cpu.svg`: the histogram p99 (log axis) against CPU busy, one point per policy
+//!   per latency profile, colour by variant, marker by profile; and per profile the adaptive
+//!   targets' corner (p99 and CPU limits at the medians), dashed.
 //!
 //! A ratio is computed only when both operands are known and the denominator is positive.
 

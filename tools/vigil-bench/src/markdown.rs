@@ -10,6 +10,7 @@ use crate::ratios::{self, Metric, Ratio};
 use crate::record::{self, Kind, Run, Variant};
 use crate::report::{Report, SVG};
 use crate::sim::Sim;
+use crate::targets;
 
 /// The Markdown text of `report`.
 pub fn render(report: &Report) -> String {
@@ -205,7 +206,7 @@ fn latency(report: &Report, out: &mut String) {
                     micros(run.number("app_p50_ns")),
                     spread(c.spread(Metric::P99), micros),
                     micros(run.number("app_p999_ns")),
-                    micros(run.number("hist_p99_ns")),
+                    spread(c.spread(Metric::HistP99), micros),
                     spread(c.spread(Metric::CpuBusy), percent),
                     spread(c.spread(Metric::HostCpuPerPacket), |v| fixed(v, 0)),
                     spread(c.spread(Metric::WakeupsPer1k), |v| fixed(v, 1)),
@@ -255,6 +256,24 @@ fn targets(report: &Report, out: &mut String) {
         out.push_str("No targets apply to these runs.\n\n");
         return;
     }
+    out.push_str(&format!(
+        "A latency profile is **short-gap** when the median quiet time between its arrivals (or \
+         bursts, `gap_ns`) is below the poll window (`poll_window_ns`), **long-gap** otherwise; \
+         without either figure its class, and so its targets, are unknown. Latency targets judge \
+         the module's own hook-to-delivery histogram p99 (`hist_p99_ns`). Short gaps: adaptive \
+         p99 ≤ 1.10× poll's at ≤ 0.25× poll's stage CPU. Long gaps, where the first packet of a \
+         burst pays one idle exit whatever the policy: adaptive p99 ≤ poll's p99 plus \
+         {factor}× one idle exit, at ≤ 0.05× poll's stage CPU and ≤ 0.2× idle's idle exits. The \
+         idle exit is estimated from the same profile's runs as idle's histogram p50 minus \
+         poll's (under idle each packet waits for its stage CPU's wake-up, under poll it does \
+         not), shown as median, min–max; the p99 target's ratio is adaptive p99 / (poll p99 + \
+         {factor}× exit), and its worst case the largest adaptive p99 over the smallest poll p99 \
+         plus {factor}× the smallest exit. Throughput is judged at the **knee**: the rate where \
+         the plain stack delivered at least {knee:.0}% of what it was sent with the highest \
+         delivered rate; there each policy must deliver ≥ 0.7× plain's rate.\n\n",
+        factor = targets::EXIT_FACTOR,
+        knee = targets::KNEE_DELIVERED * 100.0,
+    ));
     let rows: Vec<Vec<String>> = report
         .targets
         .iter()
@@ -269,18 +288,32 @@ fn targets(report: &Report, out: &mut String) {
                 (Ok(v), _) => format::ratio(*v),
                 (Err(_), _) => UNKNOWN.to_string(),
             };
+            let profile = if t.ratio.profile.is_empty() {
+                UNKNOWN.to_string()
+            } else {
+                escape(&t.ratio.profile)
+            };
             vec![
-                escape(&t.ratio.profile),
+                profile,
+                t.class
+                    .as_ref()
+                    .map_or_else(|_| "unknown".to_string(), |c| c.describe()),
                 t.describe(),
                 measured,
-                t.outcome().describe(),
+                escape(&t.outcome().describe()),
             ]
         })
         .collect();
     table(
         out,
-        "llrl",
-        &["profile", "target", "measured: median (range)", "result"],
+        "lllrl",
+        &[
+            "profile",
+            "class",
+            "target",
+            "measured: median (range)",
+            "result",
+        ],
         &rows,
     );
 }

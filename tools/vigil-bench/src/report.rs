@@ -46,7 +46,7 @@ impl Report {
         let cells = cells::cells(&runs);
         Report {
             ratios: ratios::same_run(&runs, &cells),
-            targets: targets::targets(&runs, &cells),
+            targets: targets::targets(&runs, &cells, &meta),
             cells,
             meta,
             runs,
@@ -112,7 +112,7 @@ impl Report {
             (CSV, csv::render(&self.runs)),
             (JSON, json::render(self)?),
             (MARKDOWN, markdown::render(self)),
-            (SVG, svg::render(&self.cells)),
+            (SVG, svg::render(&self.cells, &self.targets)),
         ])
     }
 

@@ -25,7 +25,8 @@ impl SimRow {
             Metric::P99 => Some(self.raw.p99_ns as f64),
             Metric::CpuBusy => Some(self.raw.cpu_busy),
             Metric::WakeupsPer1k => Some(self.raw.wakeups_per_1k),
-            Metric::Throughput | Metric::HostCpuPerPacket => None,
+            // The simulator has no histogram of its own: its p99 is `P99`'s counterpart.
+            Metric::Throughput | Metric::HostCpuPerPacket | Metric::HistP99 => None,
         }
     }
 }

@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! `p99-vs-cpu.svg`: a scatter plot of p99 latency against CPU busy, one point per variant per
-//! latency profile, to show which policy buys its latency with how much CPU.
+//! `p99-vs-cpu.svg`: a scatter plot of the module's histogram p99 latency (what the latency
+//! targets judge) against CPU busy, one point per policy per latency profile, to show which
+//! policy buys its latency with how much CPU; and per profile the adaptive targets' corner:
+//! the p99 limit and the CPU limit at the medians, adaptive's point belonging below and left
+//! of it.
 
 use crate::cells::Cell;
 use crate::ratios::Metric;
 use crate::record::{Kind, Variant};
+use crate::targets::{Outcome, Target};
 
 /// The image's width.
 pub const WIDTH: f64 = 800.0;
@@ -21,7 +25,8 @@ pub const TOP: f64 = 60.0;
 pub const BOTTOM: f64 = 450.0;
 
 /// The plot's title.
-pub const TITLE: &str = "p99 latency vs CPU busy, median and min–max per policy per profile";
+pub const TITLE: &str =
+    "histogram p99 latency vs CPU busy, median and min–max per policy per profile";
 
 /// How far beyond the data the y axis reaches before rounding out to whole decades.
 const PAD: f64 = 1.5;
@@ -41,7 +46,7 @@ pub struct Point {
     pub variant: Variant,
     /// The mean busy fraction of the stage CPUs.
     pub cpu_busy: f64,
-    /// The application's p99 latency in microseconds.
+    /// The module's histogram p99 latency in microseconds.
     pub p99_us: f64,
     /// The min–max of the p99 over the runs, in microseconds.
     pub p99_range: (f64, f64),
@@ -51,15 +56,15 @@ pub struct Point {
     pub not_measurable: Option<String>,
 }
 
-/// The points of `cells`: latency cells with a known CPU busy and a positive p99 (a log axis
-/// has no place for zero), at their medians.
+/// The points of `cells`: latency cells with a known CPU busy and a positive histogram p99 (a
+/// log axis has no place for zero; the plain stack has no histogram), at their medians.
 pub fn points(cells: &[Cell]) -> Vec<Point> {
     cells
         .iter()
         .filter(|c| c.kind() == Kind::Latency)
         .filter_map(|c| {
             let cpu = c.spread(Metric::CpuBusy)?;
-            let p99 = c.spread(Metric::P99)?;
+            let p99 = c.spread(Metric::HistP99)?;
             (p99.min > 0.0).then(|| Point {
                 profile: c.profile().to_string(),
                 variant: c.variant(),
@@ -85,14 +90,17 @@ pub struct Scale {
 impl Scale {
     /// The decades that hold `points` with some room; 1 µs to 1 ms without points.
     pub fn of(points: &[Point]) -> Scale {
-        let min = points
+        Scale::holding(points, &[])
+    }
+
+    /// The decades that hold `points` and the latencies `also` (µs) with some room.
+    pub fn holding(points: &[Point], also: &[f64]) -> Scale {
+        let values = points
             .iter()
-            .map(|p| p.p99_range.0.min(p.p99_us))
-            .fold(f64::INFINITY, f64::min);
-        let max = points
-            .iter()
-            .map(|p| p.p99_range.1.max(p.p99_us))
-            .fold(0.0, f64::max);
+            .flat_map(|p| [p.p99_range.0, p.p99_us, p.p99_range.1])
+            .chain(also.iter().copied().filter(|v| *v > 0.0));
+        let min = values.clone().fold(f64::INFINITY, f64::min);
+        let max = values.fold(0.0, f64::max);
         if points.is_empty() {
             return Scale { low: 0, high: 3 };
         }
@@ -177,10 +185,56 @@ fn decade_label(exponent: i32) -> String {
     }
 }
 
-/// The SVG text of the plot of `cells`.
-pub fn render(cells: &[Cell]) -> String {
+/// The adaptive targets of one latency profile, at the medians: the histogram p99 limit and
+/// the CPU busy limit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Corner {
+    /// The profile.
+    pub profile: String,
+    /// The p99 limit in microseconds, if known.
+    pub p99_us: Option<f64>,
+    /// The CPU busy limit, if known.
+    pub cpu_busy: Option<f64>,
+    /// Whether a target it draws is not measurable.
+    pub not_measurable: bool,
+}
+
+/// The corners of `targets`: one per latency profile with a known p99 or CPU busy limit.
+pub fn corners(targets: &[Target]) -> Vec<Corner> {
+    let mut out: Vec<Corner> = Vec::new();
+    for t in targets.iter().filter(|t| t.ratio.kind == Kind::Latency) {
+        let Some(threshold) = t.threshold else {
+            continue;
+        };
+        let corner = match out.iter_mut().position(|c| c.profile == t.ratio.profile) {
+            Some(i) => &mut out[i],
+            None => {
+                out.push(Corner {
+                    profile: t.ratio.profile.clone(),
+                    p99_us: None,
+                    cpu_busy: None,
+                    not_measurable: false,
+                });
+                out.last_mut().expect("just pushed")
+            }
+        };
+        match t.ratio.metric {
+            Metric::HistP99 => corner.p99_us = Some(threshold / 1000.0),
+            Metric::CpuBusy => corner.cpu_busy = Some(threshold),
+            _ => continue,
+        }
+        corner.not_measurable |= matches!(t.outcome(), Outcome::NotMeasurable(_));
+    }
+    out.retain(|c| c.p99_us.is_some() || c.cpu_busy.is_some());
+    out
+}
+
+/// The SVG text of the plot of `cells`, with the limits of `targets`.
+pub fn render(cells: &[Cell], targets: &[Target]) -> String {
     let points = points(cells);
-    let scale = Scale::of(&points);
+    let corners = corners(targets);
+    let limits: Vec<f64> = corners.iter().filter_map(|c| c.p99_us).collect();
+    let scale = Scale::holding(&points, &limits);
     let mut profiles: Vec<&str> = Vec::new();
     for c in cells.iter().filter(|c| c.kind() == Kind::Latency) {
         if !profiles.contains(&c.profile()) {
@@ -200,7 +254,7 @@ pub fn render(cells: &[Cell]) -> String {
     if points.is_empty() {
         out.push_str(&format!(
             "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"#666\">no runs with \
-             both a p99 and a CPU busy figure</text>\n",
+             both a histogram p99 and a CPU busy figure</text>\n",
             (LEFT + RIGHT) / 2.0,
             (TOP + BOTTOM) / 2.0
         ));
@@ -215,11 +269,12 @@ pub fn render(cells: &[Cell]) -> String {
             points.len()
         ));
     }
+    target_lines(&mut out, &scale, &corners, &profiles);
     out.push_str("<g class=\"points\">\n");
     for p in &points {
         let shape = profiles.iter().position(|q| *q == p.profile).unwrap_or(0);
         let tip = format!(
-            "{} {}: p99 {:.1} µs ({:.1}–{:.1}), CPU {:.1}% ({:.1}–{:.1}){}",
+            "{} {}: hist p99 {:.1} µs ({:.1}–{:.1}), CPU {:.1}% ({:.1}–{:.1}){}",
             p.profile,
             p.variant.name(),
             p.p99_us,
@@ -263,6 +318,48 @@ pub fn render(cells: &[Cell]) -> String {
     legend(&mut out, &profiles);
     out.push_str("</svg>\n");
     out
+}
+
+/// Each profile's adaptive target corner: a dashed line at the p99 limit from CPU 0 to the
+/// CPU limit, and one at the CPU limit from the bottom up to the p99 limit (either across the
+/// whole plot when the other limit is unknown), in adaptive's colour, labelled with the
+/// profile's marker.
+fn target_lines(out: &mut String, scale: &Scale, corners: &[Corner], profiles: &[&str]) {
+    out.push_str("<g class=\"targets\" fill=\"none\" stroke-dasharray=\"5,3\">\n");
+    for c in corners {
+        let x = c.cpu_busy.map_or(RIGHT, Scale::x);
+        let y = c.p99_us.map_or(TOP, |p| scale.y(p));
+        let mut d = String::new();
+        if c.p99_us.is_some() {
+            d.push_str(&format!("M{LEFT:.1},{y:.1}L{x:.1},{y:.1}"));
+        }
+        if c.cpu_busy.is_some() {
+            d.push_str(&format!("M{x:.1},{y:.1}L{x:.1},{BOTTOM:.1}"));
+        }
+        let tip = format!(
+            "{}: adaptive targets at the medians: hist p99 ≤ {}, CPU busy ≤ {}{}",
+            c.profile,
+            c.p99_us.map_or("–".to_string(), |p| format!("{p:.1} µs")),
+            c.cpu_busy
+                .map_or("–".to_string(), |b| format!("{:.1}%", b * 100.0)),
+            if c.not_measurable {
+                ", NOT MEASURABLE"
+            } else {
+                ""
+            }
+        );
+        let opacity = if c.not_measurable { "0.35" } else { "0.9" };
+        let shape = profiles.iter().position(|q| *q == c.profile).unwrap_or(0);
+        out.push_str(&format!(
+            "<g class=\"target\" opacity=\"{opacity}\"><title>{}</title><path d=\"{d}\" \
+             stroke=\"{}\" stroke-width=\"1.5\"/><g transform=\"translate({x:.1},{y:.1}) \
+             scale(0.6)\">{}</g></g>\n",
+            escape(&tip),
+            colour(Variant::Adaptive),
+            marker(shape, colour(Variant::Adaptive)),
+        ));
+    }
+    out.push_str("</g>\n");
 }
 
 fn axes(out: &mut String, scale: &Scale) {
@@ -315,7 +412,7 @@ fn axes(out: &mut String, scale: &Scale) {
     let middle = (TOP + BOTTOM) / 2.0;
     out.push_str(&format!(
         "<text x=\"24\" y=\"{middle:.1}\" text-anchor=\"middle\" \
-         transform=\"rotate(-90 24 {middle:.1})\">p99 one-way latency (µs, log scale)</text>\n"
+         transform=\"rotate(-90 24 {middle:.1})\">histogram p99, hook to delivery (µs, log scale)</text>\n"
     ));
 }
 
@@ -337,6 +434,14 @@ fn legend(out: &mut String, profiles: &[&str]) {
             variant.name()
         ));
     }
+    y += 20.0;
+    out.push_str(&format!(
+        "<path d=\"M{x:.1},{:.1}h14\" stroke=\"{}\" stroke-width=\"1.5\" \
+         stroke-dasharray=\"5,3\"/><text x=\"{:.1}\" y=\"{y:.1}\">adaptive target</text>\n",
+        y - 4.0,
+        colour(Variant::Adaptive),
+        x + 18.0,
+    ));
     y += 34.0;
     out.push_str(&format!(
         "<text x=\"{x}\" y=\"{y}\" font-weight=\"bold\">profile</text>\n"
