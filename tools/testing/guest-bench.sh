@@ -300,6 +300,15 @@ gap_ns() {
 	fi
 }
 
+# arrivals OPTIONS...: how the profile's packets come: steady, poisson or bursts.
+arrivals() {
+	case " $* " in
+	*" --burst "*) echo bursts ;;
+	*" --poisson "*) echo poisson ;;
+	*) echo steady ;;
+	esac
+}
+
 # run_one NAME KIND COUNT VARIANT REP OPTIONS...
 run_one() {
 	local name=$1 kind=$2 count=$3 variant=$4 rep=$5 b0 t0 b1 t1 e0 e1 i0 i1
@@ -334,8 +343,8 @@ run_one() {
 	fi
 	get() { echo "${st[$1]:--}"; }
 	{
-		printf 'profile=%s kind=%s variant=%s rep=%s cell=%s gap_ns=%s ' "$name" "$kind" \
-			"$variant" "$rep" "$cell" "$(gap_ns "$@")"
+		printf 'profile=%s kind=%s variant=%s rep=%s cell=%s arrivals=%s gap_ns=%s ' "$name" \
+			"$kind" "$variant" "$rep" "$cell" "$(arrivals "$@")" "$(gap_ns "$@")"
 		printf 'sent=%s received=%s out_of_order=%s ' "$sent" "$received" "$out_of_order"
 		printf 'app_p50_ns=%s app_p99_ns=%s app_p999_ns=%s ' "$app_p50" "$app_p99" "$app_p999"
 		printf 'hist_p50_ns=%s hist_p99_ns=%s hist_p999_ns=%s ' "$(get hist_p50_ns)" \

@@ -72,7 +72,9 @@
 //! - `hist_p50_ns`, `hist_p99_ns`, `hist_p999_ns`: the same from vigil's histogram (the
 //!   upper bounds of buckets, within 3.2%); `-` for `plain`. The latency targets judge
 //!   `hist_p99_ns`; the long-gap one estimates an idle exit as idle's `hist_p50_ns` minus
-//!   poll's on the same profile.
+//!   poll's on the steady profile (`arrivals=steady`) with the longest gap at least the
+//!   window, or on the profile itself without one.
+//! - `arrivals` (text): `steady`, `poisson` or `bursts`, how the profile's packets come.
 //! - `cpu_busy`: mean busy fraction (0 to 1) of the stage CPUs over the run.
 //! - `wakeups`: idle exits of the stage CPUs. Usually not written: the report derives it
 //!   from `cpuidle_exits` (the guest's cpuidle `usage` counters, summed over the stage CPUs'

@@ -264,9 +264,10 @@ fn targets(report: &Report, out: &mut String) {
          p99 ≤ 1.10× poll's at ≤ 0.25× poll's stage CPU. Long gaps, where the first packet of a \
          burst pays one idle exit whatever the policy: adaptive p99 ≤ poll's p99 plus \
          {factor}× one idle exit, at ≤ 0.05× poll's stage CPU and ≤ 0.2× idle's idle exits. The \
-         idle exit is estimated from the same profile's runs as idle's histogram p50 minus \
-         poll's (under idle each packet waits for its stage CPU's wake-up, under poll it does \
-         not), shown as median, min–max; the p99 target's ratio is adaptive p99 / (poll p99 + \
+         idle exit is measured on the steady profile with the longest gap at least the window \
+         (else on the profile itself) as idle's histogram p50 minus poll's (there under idle \
+         each packet waits for its stage CPU's wake-up, under poll none does; inside a burst \
+         only the first would), shown as median, min–max; the p99 target's ratio is adaptive p99 / (poll p99 + \
          {factor}× exit), and its worst case the largest adaptive p99 over the smallest poll p99 \
          plus {factor}× the smallest exit. Throughput is judged at the **knee**: the rate where \
          the plain stack delivered at least {knee:.0}% of what it was sent with the highest \

@@ -18,9 +18,10 @@
 //! hook-to-delivery histogram (`hist_p99_ns`), measured inside the kernel; the application's
 //! p99 stays in the tables.
 //!
-//! **The idle exit** is estimated from the same profile's runs: idle's histogram p50 minus
-//! poll's ([`Exit`]). Under idle a packet finds the stage CPU idle and waits for its wake-up;
-//! under poll it does not, so the difference of the medians is one exit. The long-gap p99 target
+//! **The idle exit** is measured on the steady profile with the longest gap at least the
+//! window ([`exit_profile`]; without one, on the profile judged): idle's histogram p50 minus
+//! poll's ([`Exit`]). There under idle each packet finds the stage CPU idle and waits for its
+//! wake-up; under poll none does, so the difference of the medians is one exit. The long-gap p99 target
 //! is a ratio, adaptive p99 / (poll p99 + 1.2 × exit) ≤ 1.00, whose worst case takes the largest
 //! adaptive p99 over the smallest poll p99 plus 1.2× the smallest exit.
 //!
@@ -35,7 +36,7 @@ use crate::cells::{self, Cell, Spread};
 use crate::format;
 use crate::meta::Meta;
 use crate::ratios::{self, Metric, Ratio};
-use crate::record::{self, Kind, Run, Variant};
+use crate::record::{self, Kind, Run, Value, Variant};
 
 /// How many idle exits the long-gap p99 target allows adaptive over poll.
 pub const EXIT_FACTOR: f64 = 1.2;
@@ -125,10 +126,12 @@ impl Class {
     }
 }
 
-/// One idle exit's latency, estimated from one latency profile's runs as idle's histogram p50
-/// minus poll's: under idle each packet finds the stage CPU idle and waits for its wake-up,
-/// under poll it does not. Nanoseconds, never below 0 (an exit takes no negative time; a
-/// difference below 0 is the histogram's buckets or noise).
+/// One idle exit's latency, estimated on the steady profile with gaps longer than the window
+/// ([`exit_profile`]; without one, on the profile judged) as idle's histogram p50 minus poll's: there under idle every packet
+/// finds the stage CPU idle and waits for its wake-up, under poll none does. (Inside a burst
+/// only the first packet waits, so a burst profile's p50s hardly differ.) Nanoseconds, never
+/// below 0 (an exit takes no negative time; a difference below 0 is the histogram's buckets
+/// or noise).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Exit {
     /// Idle's median p50 minus poll's median p50.
@@ -140,7 +143,8 @@ pub struct Exit {
 }
 
 /// How the estimate is made, as `results.json` states it.
-pub const EXIT_ESTIMATE: &str = "idle hist_p50_ns minus poll hist_p50_ns, same profile";
+pub const EXIT_ESTIMATE: &str = "idle hist_p50_ns minus poll hist_p50_ns on the steady profile \
+     with the longest gap at least the window, else on the profile itself";
 
 /// A target: a ratio and the limit it must respect.
 #[derive(Debug, Clone, PartialEq)]
@@ -381,7 +385,31 @@ pub fn gap_class(
     }
 }
 
-/// The idle exit of `profile` ([`Exit`]), or why it cannot be estimated.
+/// The profile an idle exit is measured on: among the latency profiles whose runs say
+/// `arrivals=steady` (one packet at a time) and whose gap is at least the window, the one
+/// with the longest gap.
+pub fn exit_profile<'a>(runs: &'a [Run], window: &Result<f64, String>) -> Result<&'a str, String> {
+    let window = window.as_ref().map_err(|why| why.clone())?;
+    let mut best: Option<(&str, f64)> = None;
+    for profile in record::profiles(runs, Kind::Latency) {
+        let of = || runs.iter().filter(|r| r.profile == profile);
+        let steady =
+            of().all(|r| matches!(r.get("arrivals"), Some(Value::Text(t)) if t == "steady"));
+        let gap = Spread::of(of().filter_map(|r| r.number("gap_ns")));
+        if let (true, Some(g)) = (steady, gap) {
+            if g.median >= *window && best.is_none_or(|(_, b)| g.median > b) {
+                best = Some((profile, g.median));
+            }
+        }
+    }
+    best.map(|(p, _)| p).ok_or_else(|| {
+        "no steady profile (arrivals=steady) with gaps at least the window to measure an idle \
+         exit on"
+            .to_string()
+    })
+}
+
+/// The idle exit measured on `profile` ([`Exit`]), or why it cannot be estimated.
 pub fn exit(cells: &[Cell], profile: &str) -> Result<Exit, String> {
     let p50 = |variant: Variant| -> Result<Spread, String> {
         cells::find(cells, profile, Kind::Latency, variant)
@@ -401,7 +429,7 @@ pub fn exit(cells: &[Cell], profile: &str) -> Result<Exit, String> {
 /// exits, at most 1. Its range runs from the smallest adaptive p99 over the largest poll p99
 /// plus the largest exit, to the largest adaptive p99 over the smallest poll p99 plus the
 /// smallest exit.
-fn exit_target(cells: &[Cell], profile: &str, class: Class) -> Target {
+fn exit_target(cells: &[Cell], profile: &str, class: Class, on: &Result<&str, String>) -> Target {
     let mut ratio = ratios::between(
         cells,
         profile,
@@ -410,7 +438,10 @@ fn exit_target(cells: &[Cell], profile: &str, class: Class) -> Target {
         Variant::Poll,
         Metric::HistP99,
     );
-    let exit = exit(cells, profile);
+    // Without a steady profile to measure it on, the profile's own runs give the exit (a
+    // burst's p50s differ less: an underestimate, which makes the target stricter).
+    let on: Result<&str, String> = Ok(on.clone().unwrap_or(profile));
+    let exit = on.clone().and_then(|on| exit(cells, on));
     let spread = |v: Variant| {
         cells::find(cells, profile, Kind::Latency, v).and_then(|c| c.spread(Metric::HistP99))
     };
@@ -433,11 +464,14 @@ fn exit_target(cells: &[Cell], profile: &str, class: Class) -> Target {
         }
         _ => Err("adaptive hist p99 unknown".to_string()),
     };
-    // Idle's runs give the exit: their contention voids the target too.
-    if ratio.not_measurable.is_none() {
-        ratio.not_measurable = cells::find(cells, profile, Kind::Latency, Variant::Idle)
-            .and_then(|c| c.not_measurable.as_ref())
-            .map(|why| format!("idle: {why}"));
+    // The exit's runs (idle's and poll's on its profile): their contention voids the target
+    // too.
+    if let (None, Ok(on)) = (&ratio.not_measurable, &on) {
+        ratio.not_measurable = [Variant::Idle, Variant::Poll].into_iter().find_map(|v| {
+            cells::find(cells, on, Kind::Latency, v)
+                .and_then(|c| c.not_measurable.as_ref())
+                .map(|why| format!("{} on {on}: {why}", v.name()))
+        });
     }
     Target {
         ratio,
@@ -487,6 +521,7 @@ pub fn knee<'a>(runs: &'a [Run], cells: &[Cell]) -> Result<(&'a str, f64), Strin
 /// knee.
 pub fn targets(runs: &[Run], cells: &[Cell], meta: &Meta) -> Vec<Target> {
     let window = poll_window_ns(meta);
+    let exit_on = exit_profile(runs, &window);
     let mut out = Vec::new();
     for profile in record::profiles(runs, Kind::Latency) {
         match gap_class(runs, profile, &window) {
@@ -498,7 +533,7 @@ pub fn targets(runs: &[Run], cells: &[Cell], meta: &Meta) -> Vec<Target> {
                 );
             }
             Ok(class) => {
-                out.push(exit_target(cells, profile, class));
+                out.push(exit_target(cells, profile, class, &exit_on));
                 out.extend(
                     LONG.iter()
                         .map(|s| target(cells, profile, Kind::Latency, s, class)),
@@ -608,11 +643,11 @@ mod tests {
              # Long: 2 ms gaps. Exit = idle p50 - poll p50 = 100 - 20 = 80 µs; limit = 60 + \
              1.2 * 80 = 156 µs; 150 / 156 = 0.962, 4% inside. CPU 0.04 / 1.0, 20% inside 0.05. \
              Wake-ups 50 / 300 = 0.167, 17% inside 0.2.\n\
-             profile=l kind=latency variant=idle gap_ns=2000000 hist_p50_ns=100000 \
+             profile=l kind=latency variant=idle arrivals=steady gap_ns=2000000 hist_p50_ns=100000 \
              hist_p99_ns=400000 cpu_busy=0.05 wakeups=300 received=1000\n\
-             profile=l kind=latency variant=poll gap_ns=2000000 hist_p50_ns=20000 \
+             profile=l kind=latency variant=poll arrivals=steady gap_ns=2000000 hist_p50_ns=20000 \
              hist_p99_ns=60000 cpu_busy=1.0 wakeups=0 received=1000\n\
-             profile=l kind=latency variant=adaptive gap_ns=2000000 hist_p99_ns=150000 \
+             profile=l kind=latency variant=adaptive arrivals=steady gap_ns=2000000 hist_p99_ns=150000 \
              cpu_busy=0.04 wakeups=50 received=1000\n\
              profile=g kind=latency variant=adaptive hist_p99_ns=1 cpu_busy=0.01\n\
              profile=g kind=latency variant=poll hist_p99_ns=1 cpu_busy=0.9\n\
@@ -725,13 +760,36 @@ mod tests {
     }
 
     #[test]
+    fn the_exit_is_measured_on_the_steady_profile_not_inside_bursts() {
+        // Inside bursts idle's p50 is poll's (exit 0); the steady profile's differ by 80 µs.
+        let runs = record::parse(
+            "profile=b kind=latency variant=idle arrivals=bursts gap_ns=9000000 hist_p50_ns=20000\n\
+             profile=b kind=latency variant=poll arrivals=bursts gap_ns=9000000 hist_p50_ns=20000 \
+             hist_p99_ns=60000\n\
+             profile=b kind=latency variant=adaptive arrivals=bursts gap_ns=9000000 \
+             hist_p99_ns=150000\n\
+             profile=s kind=latency variant=idle arrivals=steady gap_ns=1000000 hist_p50_ns=100000\n\
+             profile=s kind=latency variant=poll arrivals=steady gap_ns=1000000 hist_p50_ns=20000\n\
+             profile=t kind=latency variant=idle arrivals=steady gap_ns=100000 hist_p50_ns=900000\n",
+        )
+        .unwrap();
+        // t's gap is below the 200 µs window: not a place to measure an exit.
+        assert_eq!(exit_profile(&runs, &Ok(200000.0)), Ok("s"));
+        let t = targets(&runs, &cells::cells(&runs), &window()).remove(0);
+        assert_eq!(t.ratio.profile, "b");
+        // 150 / (60 + 1.2 * 80) = 150 / 156.
+        assert_eq!(t.ratio.value, Ok(150000.0 / 156000.0));
+        assert!(exit_profile(&runs[..3], &Ok(200000.0)).is_err());
+    }
+
+    #[test]
     fn the_exit_target_judges_the_worst_case_and_idle_contention_voids_it() {
-        let text = "profile=l kind=latency variant=idle rep=0 gap_ns=9000000 hist_p50_ns=100000 cell=a\n\
-                    profile=l kind=latency variant=idle rep=1 gap_ns=9000000 hist_p50_ns=120000 cell=b\n\
-                    profile=l kind=latency variant=poll rep=0 gap_ns=9000000 hist_p50_ns=20000 hist_p99_ns=60000 cell=c\n\
-                    profile=l kind=latency variant=poll rep=1 gap_ns=9000000 hist_p50_ns=30000 hist_p99_ns=70000 cell=d\n\
-                    profile=l kind=latency variant=adaptive rep=0 gap_ns=9000000 hist_p99_ns=100000 cell=e\n\
-                    profile=l kind=latency variant=adaptive rep=1 gap_ns=9000000 hist_p99_ns=160000 cell=f\n";
+        let text = "profile=l kind=latency variant=idle rep=0 arrivals=steady gap_ns=9000000 hist_p50_ns=100000 cell=a\n\
+                    profile=l kind=latency variant=idle rep=1 arrivals=steady gap_ns=9000000 hist_p50_ns=120000 cell=b\n\
+                    profile=l kind=latency variant=poll rep=0 arrivals=steady gap_ns=9000000 hist_p50_ns=20000 hist_p99_ns=60000 cell=c\n\
+                    profile=l kind=latency variant=poll rep=1 arrivals=steady gap_ns=9000000 hist_p50_ns=30000 hist_p99_ns=70000 cell=d\n\
+                    profile=l kind=latency variant=adaptive rep=0 arrivals=steady gap_ns=9000000 hist_p99_ns=100000 cell=e\n\
+                    profile=l kind=latency variant=adaptive rep=1 arrivals=steady gap_ns=9000000 hist_p99_ns=160000 cell=f\n";
         let mut runs = record::parse(text).unwrap();
         // Exit: median 110 - 25 = 85 µs, smallest 100 - 30 = 70, largest 120 - 20 = 100.
         // Median ratio 130 / (65 + 1.2 * 85) = 130 / 167 clears 1.00; the worst case
@@ -762,7 +820,7 @@ mod tests {
         assert!(all[0]
             .outcome()
             .describe()
-            .starts_with("not measurable (idle: contended"));
+            .starts_with("not measurable (idle on l: contended"));
         // Idle does not take part in the CPU target.
         assert_eq!(all[1].outcome().name(), "unknown");
     }

@@ -194,7 +194,7 @@ fn the_binary_writes_all_four_files() {
     assert_eq!(
         long.get("exit"),
         Some(&json!({
-            "estimate": "idle hist_p50_ns minus poll hist_p50_ns, same profile",
+            "estimate": vigil_bench::targets::EXIT_ESTIMATE,
             "factor": 1.2,
             "median_ns": 32768,
             "min_ns": 32768,
