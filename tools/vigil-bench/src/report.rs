@@ -112,7 +112,7 @@ impl Report {
             (CSV, csv::render(&self.runs)),
             (JSON, json::render(self)?),
             (MARKDOWN, markdown::render(self)),
-            (SVG, svg::render(&self.cells, &self.targets)),
+            (SVG, svg::render(&self.cells, &self.targets, &self.sims)),
         ])
     }
 

@@ -9,6 +9,7 @@
 use crate::cells::Cell;
 use crate::ratios::Metric;
 use crate::record::{Kind, Variant};
+use crate::sim::Sim;
 use crate::targets::{Outcome, Target};
 
 /// The image's width.
@@ -160,6 +161,13 @@ fn marker(index: usize, fill: &str) -> String {
     }
 }
 
+/// The marker of shape `index` drawn as an outline in `stroke`: a simulated point.
+fn hollow_marker(index: usize, stroke: &str) -> String {
+    marker(index, "none")
+        .replace("stroke=\"#222\"", &format!("stroke=\"{stroke}\""))
+        .replace("stroke=\"none\"", &format!("stroke=\"{stroke}\""))
+}
+
 /// `s` with XML's special characters escaped.
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -230,10 +238,47 @@ pub fn corners(targets: &[Target]) -> Vec<Corner> {
 }
 
 /// The SVG text of the plot of `cells`, with the limits of `targets`.
-pub fn render(cells: &[Cell], targets: &[Target]) -> String {
+/// One simulated point: a policy on a profile, from the simulator's results.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimPoint {
+    /// The profile.
+    pub profile: String,
+    /// The policy.
+    pub variant: Variant,
+    /// The simulated stage CPUs' busy fraction.
+    pub cpu_busy: f64,
+    /// The simulated p99, hook to delivery, in microseconds.
+    pub p99_us: f64,
+}
+
+/// The points of `sims` with a positive p99.
+pub fn sim_points(sims: &[Sim]) -> Vec<SimPoint> {
+    sims.iter()
+        .flat_map(|s| {
+            s.rows.iter().filter_map(|r| {
+                let p99 = r.metric(Metric::P99)?;
+                (p99 > 0.0).then(|| SimPoint {
+                    profile: s.profile.clone(),
+                    variant: r.policy,
+                    cpu_busy: r.metric(Metric::CpuBusy).unwrap_or(0.0),
+                    p99_us: p99 / 1000.0,
+                })
+            })
+        })
+        .collect()
+}
+
+/// The SVG text of the plot of `cells`, with the targets' limits and the simulator's points
+/// (hollow markers) for the same profiles.
+pub fn render(cells: &[Cell], targets: &[Target], sims: &[Sim]) -> String {
     let points = points(cells);
+    let sim = sim_points(sims);
     let corners = corners(targets);
-    let limits: Vec<f64> = corners.iter().filter_map(|c| c.p99_us).collect();
+    let limits: Vec<f64> = corners
+        .iter()
+        .filter_map(|c| c.p99_us)
+        .chain(sim.iter().map(|p| p.p99_us))
+        .collect();
     let scale = Scale::holding(&points, &limits);
     let mut profiles: Vec<&str> = Vec::new();
     for c in cells.iter().filter(|c| c.kind() == Kind::Latency) {
@@ -312,6 +357,27 @@ pub fn render(cells: &[Cell], targets: &[Target]) -> String {
              <g{opacity}>{}</g>{cross}</g>\n",
             escape(&tip),
             marker(shape, colour(p.variant))
+        ));
+    }
+    out.push_str("</g>\n");
+    out.push_str("<g class=\"sim-points\">\n");
+    for p in &sim {
+        let shape = profiles.iter().position(|q| *q == p.profile).unwrap_or(0);
+        let tip = format!(
+            "{} {} (simulator): p99 {:.1} µs, CPU {:.1}%",
+            p.profile,
+            p.variant.name(),
+            p.p99_us,
+            p.cpu_busy * 100.0
+        );
+        out.push_str(&format!(
+            "<g class=\"sim-point\" transform=\"translate({:.1},{:.1})\"><title>{}</title>\
+             <g fill-opacity=\"0\" stroke=\"{c}\" stroke-width=\"1.5\">{}</g></g>\n",
+            Scale::x(p.cpu_busy),
+            scale.y(p.p99_us),
+            escape(&tip),
+            hollow_marker(shape, colour(p.variant)),
+            c = colour(p.variant),
         ));
     }
     out.push_str("</g>\n");
@@ -440,6 +506,15 @@ fn legend(out: &mut String, profiles: &[&str]) {
          stroke-dasharray=\"5,3\"/><text x=\"{:.1}\" y=\"{y:.1}\">adaptive target</text>\n",
         y - 4.0,
         colour(Variant::Adaptive),
+        x + 18.0,
+    ));
+    y += 20.0;
+    out.push_str(&format!(
+        "<g transform=\"translate({:.1},{:.1})\">{}</g><text x=\"{:.1}\" y=\"{y:.1}\">hollow: \
+         simulator</text>\n",
+        x + 6.0,
+        y - 4.0,
+        hollow_marker(0, "#555"),
         x + 18.0,
     ));
     y += 34.0;

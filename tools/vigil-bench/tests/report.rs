@@ -250,7 +250,7 @@ fn the_binary_writes_all_four_files() {
 #[test]
 fn the_plot_has_one_point_per_run_where_it_belongs() {
     let report = Report::load(&raw()).unwrap();
-    let svg = vigil_bench::svg::render(&report.cells, &report.targets);
+    let svg = vigil_bench::svg::render(&report.cells, &report.targets, &report.sims);
     assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"800\""));
     assert!(svg
         .contains("histogram p99 latency vs CPU busy, median and min–max per policy per profile"));
@@ -356,7 +356,12 @@ fn the_plot_has_one_point_per_run_where_it_belongs() {
     assert!(svg.contains(">steady-2000pps</text>"));
     assert!(svg.contains(">adaptive target</text>"));
     assert!(!svg.contains(">flood</text>"));
-    assert_eq!(svg.matches("<circle").count(), 4 + 5 + 1 + 1);
+    // The simulator's four policies on burst-32x2ms (the first profile: circles), hollow, and
+    // the legend's hollow marker.
+    assert_eq!(svg.matches("class=\"sim-point\"").count(), 4);
+    assert!(svg.contains("burst-32x2ms adaptive (simulator): p99 "));
+    assert!(svg.contains(">hollow: simulator</text>"));
+    assert_eq!(svg.matches("<circle").count(), 4 + 5 + 1 + 1 + 4 + 1);
     assert_eq!(svg.matches("<rect x=\"-5\"").count(), 3 + 1 + 1);
 }
 
