@@ -127,9 +127,20 @@ echo "burst_gap_ns=${gap:-?} ($knobs)" >>"$raw/meta.txt"
 # sender's spacing inside bursts as the guest measured it (calibration.txt).
 spacing=$(calibrated send_spacing_ns)
 spacing=${spacing:-10000}
-# The VM's costs in the simulator (TCG takes ten times or more a native step's time).
-sim_costs=${VIGIL_BENCH_SIM_COSTS:---ipi-ns 20000 --deep-exit-ns 50000 --shallow-exit-ns 10000 --residency-ns 500000 --poll-ns 5000}
-echo "sim_costs=$sim_costs" >>"$raw/meta.txt"
+# The VM's costs in the simulator, measured in this run (the stages' service time and the
+# idle exit, on the steady long-gap profile: tools/vigil-bench/src/calibrate.rs), unless
+# VIGIL_BENCH_SIM_COSTS gives them; fixed ones if the runs cannot give them.
+sim_costs=${VIGIL_BENCH_SIM_COSTS:-}
+sim_source="VIGIL_BENCH_SIM_COSTS"
+if [ -z "$sim_costs" ]; then
+	if sim_costs=$("$bin/vigil-bench-report" --raw "$raw" --sim-costs 2>"$work/calibrate.log"); then
+		sim_source="measured in this run (vigil-bench-report --sim-costs)"
+	else
+		sim_costs="--service-ns 3000,3000,5000 --ipi-ns 20000 --deep-exit-ns 50000 --shallow-exit-ns 10000 --residency-ns 500000 --poll-ns 5000"
+		sim_source="fixed, not measured: $(tr '\n' ' ' <"$work/calibrate.log")"
+	fi
+fi
+echo "sim_costs=$sim_costs ($sim_source)" >>"$raw/meta.txt"
 echo "sim_spacing_ns=$spacing (the sender's per-datagram time sending back to back in the VM)" >>"$raw/meta.txt"
 while read -r name kind count opts; do
 	case $name in '' | '#'*) continue ;; esac
@@ -144,7 +155,6 @@ while read -r name kind count opts; do
 	}')
 	[ -n "$sim" ] || continue
 	"$bin/vigil-sim" --lanes 1 --stages 3 --cpus 4 --cpu-map 1,2,3 \
-		--service-ns "${VIGIL_BENCH_SIM_SERVICE_NS:-3000,3000,5000}" \
 		${window:+--window-ns "$window"} ${gap:+--burst-gap-ns "$gap"} $sim_costs \
 		--profile "$sim" --packets "$count" --json >"$raw/sim-$name.json"
 done <"$profiles"

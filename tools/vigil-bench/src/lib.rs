@@ -9,6 +9,7 @@
 //! [`markdown`] and [`svg`] render the four output files, with [`format`](mod@format) for the numbers
 //! people read; [`report`] ties them together.
 
+pub mod calibrate;
 pub mod cells;
 pub mod csv;
 pub mod format;

@@ -156,6 +156,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
+use vigil_bench::calibrate::Calibration;
 use vigil_bench::report::Report;
 
 /// Turn the raw output of `make bench` into the committed CSV, JSON, Markdown and SVG report.
@@ -171,13 +172,23 @@ struct Options {
     #[arg(long, value_name = "DIR")]
     raw: PathBuf,
     /// Where the report goes (created if missing).
-    #[arg(long, value_name = "DIR")]
-    out: PathBuf,
+    #[arg(long, value_name = "DIR", required_unless_present = "sim_costs")]
+    out: Option<PathBuf>,
+    /// Instead of a report, print the simulator's costs measured in the runs, as vigil-sim
+    /// options (see vigil_bench::calibrate); exit 1 if the runs cannot give them.
+    #[arg(long, conflicts_with = "out")]
+    sim_costs: bool,
 }
 
 fn main() -> ExitCode {
     let options = Options::parse();
-    match Report::load(&options.raw).and_then(|r| r.write(&options.out)) {
+    let done = Report::load(&options.raw).and_then(|r| match &options.out {
+        Some(out) => r.write(out),
+        None => Calibration::of(&r)
+            .map(|c| println!("{}", c.sim_args()))
+            .map_err(vigil_bench::Error),
+    });
+    match done {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("vigil-bench-report: {e}");
