@@ -110,21 +110,27 @@ vigil_wait_idle() {
 # vigil_netns_pair A B NET: namespaces A and B joined by a veth pair, A at
 # NET.1/24 and B at NET.2/24 (NET is three octets, for example 10.77.0).
 # One `ip -batch` per namespace: each ip process costs about 0.5 s in the VM.
+# Each side knows the other's address for good (a permanent neighbour): a first
+# datagram that waited for ARP would be sent from whichever CPU took the reply,
+# after a later one its sender sent meanwhile, reordering the flow before vigil.
 vigil_netns_pair() {
+	local mac=02:00:$(printf '%02x:' ${3//./ })
 	ip -b - <<-EOF
 		netns add $1
 		netns add $2
-		link add veth-$1 netns $1 type veth peer name veth-$2 netns $2
+		link add veth-$1 address ${mac}01 netns $1 type veth peer name veth-$2 address ${mac}02 netns $2
 	EOF
 	ip -n "$1" -b - <<-EOF
 		addr add $3.1/24 dev veth-$1
 		link set lo up
 		link set veth-$1 up
+		neigh add $3.2 lladdr ${mac}02 dev veth-$1 nud permanent
 	EOF
 	ip -n "$2" -b - <<-EOF
 		addr add $3.2/24 dev veth-$2
 		link set lo up
 		link set veth-$2 up
+		neigh add $3.1 lladdr ${mac}01 dev veth-$2 nud permanent
 	EOF
 }
 
