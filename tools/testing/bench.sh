@@ -77,8 +77,9 @@ cores=$(seq -s, 0 $((cpus - 1)))
 # alone. Children inherit the affinity; vigil-bench-host then moves each vCPU to its core.
 emulation_core=$((cpus < host_cores ? cpus : 0))
 taskset -pc "$emulation_core" $$ >/dev/null
+emulation_vcpus=$([ "$emulation_core" -lt "$cpus" ] && echo "$emulation_core" || true)
 "$bin/vigil-bench-host" --qmp "$qmpdir/qmp" --sync "$work/sync" --out "$raw/host.txt" \
-	--cores "$cores" 2>"$work/host.log" &
+	--cores "$cores" ${emulation_vcpus:+--emulation-vcpus "$emulation_vcpus"} 2>"$work/host.log" &
 host_pid=$!
 trap 'kill $host_pid 2>/dev/null || true; rm -rf "$qmpdir"' EXIT
 
@@ -111,7 +112,7 @@ grep -q kvm "$VIGIL_CACHE"/kvm-probe-* 2>/dev/null && accel=kvm
 	echo "vcpu_pinning=$(grep -h '^# vcpu' "$raw/host.txt" 2>/dev/null | sed 's/^# //' | paste -sd';' || true)"
 	echo "emulation_core=$emulation_core (QEMU's main loop and I/O threads, and the benchmark's host tools)"
 	# The guest CPUs whose vCPU shares its host core with them (vCPU i is on core i).
-	echo "emulation_vcpus=$([ "$emulation_core" -lt "$cpus" ] && echo "$emulation_core" || true)"
+	echo "emulation_vcpus=$emulation_vcpus"
 	echo "stage_vcpus=$(seq -s' ' 1 $((cpus - 1)))"
 	echo "reps=$reps"
 	echo "seed=$seed"

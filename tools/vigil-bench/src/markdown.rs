@@ -115,6 +115,20 @@ fn measurability(report: &Report, out: &mut String) {
             spread(Some(e), percent)
         ));
     }
+    // Runs the host disturbed were repeated by the guest (at most twice): say how many.
+    let repeated = report
+        .runs
+        .iter()
+        .filter(|r| r.number("attempts").is_some_and(|a| a > 1.0))
+        .count();
+    if repeated > 0 {
+        out.push_str(&format!(
+            "{repeated} of {} runs were repeated because the host disturbed their first attempt \
+             (a contended run, told by the host at its end; `attempts` in `results.json`); the \
+             figures are the last attempt's.\n\n",
+            report.runs.len()
+        ));
+    }
     let bad: Vec<&Cell> = report
         .cells
         .iter()
@@ -394,10 +408,18 @@ fn sim_profile(report: &Report, sim: &Sim, out: &mut String) {
             }
             let vm_figure = |m: Metric| vm.and_then(|r| m.of(r));
             let sim_figure = |m: Metric| simulated.and_then(|r| r.metric(m));
+            // The simulator models the pipeline from the hook to delivery: the VM's figure to
+            // set beside it is the module's histogram, not the application's latency.
+            let (vm_p99, sim_p99) = (vm_figure(Metric::HistP99), sim_figure(Metric::P99));
+            let error = vm_p99
+                .zip(sim_p99)
+                .and_then(|(v, s)| (v > 0.0).then(|| format::ratio(s / v)))
+                .unwrap_or_else(|| UNKNOWN.to_string());
             Some(vec![
                 v.name().to_string(),
-                micros(vm_figure(Metric::P99)),
-                micros(sim_figure(Metric::P99)),
+                micros(vm_p99),
+                micros(sim_p99),
+                error,
                 percent(vm_figure(Metric::CpuBusy)),
                 percent(sim_figure(Metric::CpuBusy)),
                 fixed(vm_figure(Metric::WakeupsPer1k), 1),
@@ -410,8 +432,9 @@ fn sim_profile(report: &Report, sim: &Sim, out: &mut String) {
         "lr",
         &[
             "policy",
-            "p99 VM µs",
+            "histogram p99 VM µs",
             "p99 sim µs",
+            "p99 sim/VM",
             "CPU VM",
             "CPU sim",
             "wake-ups/1k VM",

@@ -110,7 +110,7 @@ pub const SAME_RUN: [(Variant, Variant, Metric); 7] = [
 
 /// The ratios the simulator is compared on.
 pub const SIMULATED: [(Variant, Variant, Metric); 3] = [
-    (Variant::Adaptive, Variant::Poll, Metric::P99),
+    (Variant::Adaptive, Variant::Poll, Metric::HistP99),
     (Variant::Adaptive, Variant::Poll, Metric::CpuBusy),
     (Variant::Adaptive, Variant::Idle, Metric::WakeupsPer1k),
 ];

@@ -129,8 +129,8 @@ fn the_binary_writes_all_four_files() {
         "| timeout | 1 | 1000000 | 60000 | – | not measurable (timeout: oversubscribed: 4 vCPUs on 2 \
          host cores); 0.60 | **not measurable**",
         "### burst-32x2ms (`sim-burst-32x2ms.json`)\n",
-        "| adaptive | 50.0 | 60.0 | 20.0% | 19.0% | 300.0 | 200.0 |\n",
-        &format!("| adaptive/poll p99 | {nm}; 0.50 | 0.60 |\n"),
+        "| adaptive | 65.5 | 60.0 | 0.92 | 20.0% | 19.0% | 300.0 | 200.0 |\n",
+        &format!("| adaptive/poll histogram p99 | {nm}; 0.50 | 0.60 |\n"),
         "![p99 latency against CPU busy](p99-vs-cpu.svg)\n",
     ] {
         assert!(md.contains(want), "results.md lacks {want:?}:\n{md}");

@@ -11,7 +11,8 @@
 //! `taskset -p -c`, then serves the guest's cell marks: the guest writes `DIR/req` holding
 //! `SEQ begin CELL`, `SEQ end CELL` or `SEQ done` and a newline; this tool samples every vCPU thread's
 //! `schedstat` (host CPU time and run-queue wait), the same summed over QEMU's other threads
-//! (its main loop and I/O workers), and the host's monotonic clock, writes `SEQ`
+//! (its main loop and I/O workers), and the host's monotonic clock, writes `SEQ` (for an
+//! `end`, `SEQ ok` or `SEQ contended`: whether the run was contended)
 //! to `DIR/ack`, and on `end` appends the cell's deltas to `FILE` (one
 //! `vigil_bench::host::HostCell` line). It exits on `done` or when the VM is gone.
 
@@ -41,6 +42,10 @@ struct Options {
     /// The host core of vCPU i is the i-th of LIST, cycling (default: 0, 1, 2, ...).
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     cores: Option<Vec<u32>>,
+    /// The guest CPUs whose vCPU shares its host core with QEMU's emulation threads (see
+    /// `HostCell::contended_wait_fraction`).
+    #[arg(long = "emulation-vcpus", value_name = "LIST", value_delimiter = ',')]
+    emulation_vcpus: Vec<u32>,
     /// How long to wait for QEMU's socket, seconds.
     #[arg(long = "wait-secs", value_name = "N", default_value = "600",
           value_parser = |s: &str| s.parse().map(Duration::from_secs))]
@@ -170,6 +175,9 @@ fn run(o: Options) -> Result<(), String> {
         let what = words.next().unwrap_or("");
         let cell = words.next().unwrap_or("").to_string();
         let now = sample(&threads, qemu);
+        // The answer to an `end` says whether the host disturbed the run (contended), so that
+        // the guest can repeat it.
+        let mut verdict = "";
         match (what, now) {
             ("begin", Some(s)) => begun = Some((cell, s)),
             ("end", Some(s1)) => {
@@ -192,6 +200,11 @@ fn run(o: Options) -> Result<(), String> {
                         emulation: qemu.map(|_| emulation_between(&s0, &s1)),
                     };
                     writeln!(out, "{}", hc.to_line()).map_err(|e| e.to_string())?;
+                    verdict = if hc.contention(&o.emulation_vcpus).is_some() {
+                        " contended"
+                    } else {
+                        " ok"
+                    };
                 }
             }
             ("done", _) => {
@@ -202,7 +215,7 @@ fn run(o: Options) -> Result<(), String> {
             _ => {}
         }
         last = seq;
-        fs::write(&ack_tmp, format!("{seq}\n")).map_err(|e| e.to_string())?;
+        fs::write(&ack_tmp, format!("{seq}{verdict}\n")).map_err(|e| e.to_string())?;
         fs::rename(&ack_tmp, &ack).map_err(|e| e.to_string())?;
     }
 }
