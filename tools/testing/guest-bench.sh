@@ -183,23 +183,31 @@ window_end() {
 	host_mark end "$1"
 }
 
+# load recv|send COUNT [LOAD-OPTIONS...]: `vigil load`'s receiver in vb or sender in va, on
+# CPU 0, FLOWS flows to DST, its report as one KEY=VALUE line on standard output.
+load() {
+	local mode=$1 count=$2 ns=va
+	shift 2
+	[ "$mode" = send ] || { ns=vb && set -- --timeout 2 "$@"; }
+	taskset -c 0 ip netns exec $ns "$VIGIL" load --mode "$mode" --dst $DST --count "$count" \
+		--flows $FLOWS --kv "$@"
+}
+
 # traffic_load COUNT LOAD-OPTIONS...: `vigil load` from va to vb, both on CPU 0; sets
 # the traffic figures from their JSON reports.
 traffic_load() {
 	local count=$1 rx tx seen0
 	shift
-	taskset -c 0 ip netns exec vb "$VIGIL" load --mode recv --dst $DST --count "$count" \
-		--flows $FLOWS --timeout 2 --kv >/tmp/recv.kv &
+	load recv "$count" >/tmp/recv.kv &
 	rx=$!
 	sleep 0.3
 	# CPU time counts from the first datagram, not from the sender's start-up, which under
 	# TCG takes a good part of a second: from the first packet IP receives in vb (vigil's
 	# counting hook sees nothing there with vigil off, the plain stack's case).
-	seen0=$(ip_in vb)
-	taskset -c 0 ip netns exec va "$VIGIL" load --mode send --dst $DST --count "$count" \
-		--flows $FLOWS --kv "$@" >/tmp/send.kv &
+	seen0=$(snmp vb Ip InReceives)
+	load send "$count" "$@" >/tmp/send.kv &
 	tx=$!
-	while [ "$(ip_in vb)" = "$seen0" ] && kill -0 $tx 2>/dev/null; do :; done
+	while [ "$(snmp vb Ip InReceives)" = "$seen0" ] && kill -0 $tx 2>/dev/null; do :; done
 	window_begin "$cell"
 	wait $tx
 	window_end "$cell"
@@ -217,26 +225,31 @@ traffic_load() {
 	rate=${rx_report[receive_rate_pps]:--}
 }
 
-# ip_in NS: packets IP received in namespace NS (va or vb), from its /proc/net/snmp (read
-# through a process that lives there: builtins only).
-ip_in() {
-	local tag forwarding ttl received _
-	while read -r tag forwarding ttl received _; do
-		[ "$tag" = Ip: ] && [[ $received =~ ^[0-9]+$ ]] && echo "$received" && return
+# snmp NS PROTO COUNTER: counter COUNTER of PROTO (Ip, Udp, ...) in namespace NS's
+# /proc/net/snmp (read through a process that lives there), found by name in PROTO's header
+# line; builtins only.
+snmp() {
+	local tag rest header= i
+	local -a names values
+	while read -r tag rest; do
+		[ "$tag" = "$2:" ] || continue
+		[ -n "$header" ] || { header=$rest && continue; }
+		read -r -a names <<<"$header"
+		read -r -a values <<<"$rest"
+		for i in "${!names[@]}"; do
+			[ "${names[i]}" = "$3" ] && echo "${values[i]}" && return
+		done
+		break
 	done <"/proc/${NS_PID[$1]}/net/snmp"
+	echo "guest-bench.sh: no $2 $3 in $1's /proc/net/snmp" >&2
+	return 1
 }
 
 # pg FILE COMMAND: one pktgen command to FILE of vb's /proc/net/pktgen.
 pg() { echo "$2" >"$PG/$1"; }
 
-# udp_in: UDP datagrams delivered in vb (to a socket or to none: nothing listens), from
-# its /proc/net/snmp.
-udp_in() {
-	local tag delivered noports _
-	while read -r tag delivered noports _; do
-		[ "$tag" = Udp: ] && [[ $delivered =~ ^[0-9]+$ ]] && echo $((delivered + noports)) && return
-	done <"${PG%/pktgen}/snmp"
-}
+# udp_in: UDP datagrams delivered in vb, to a socket or to none (nothing listens).
+udp_in() { echo $(($(snmp vb Udp InDatagrams) + $(snmp vb Udp NoPorts))); }
 
 # traffic_pktgen COUNT --rate PPS: COUNT UDP packets at PPS a second from pktgen, FLOWS
 # flows (source ports), injected at veth-vb's receive; sets the traffic figures. The
@@ -379,12 +392,10 @@ run_one() {
 # (the spacing inside the simulated bursts), on the plain stack. Not a throughput figure:
 # the sender is the bottleneck.
 echo 0 >$SYSFS/enabled
-taskset -c 0 ip netns exec vb "$VIGIL" load --mode recv --dst $DST --count 5000 --flows $FLOWS \
-	--timeout 2 >/dev/null &
+load recv 5000 >/dev/null &
 rx=$!
 sleep 0.3
-taskset -c 0 ip netns exec va "$VIGIL" load --mode send --dst $DST --count 5000 --flows $FLOWS \
-	--kv >/tmp/send.kv
+load send 5000 >/tmp/send.kv
 wait $rx || true
 declare -A calibration=()
 kv_read calibration /tmp/send.kv
