@@ -146,9 +146,10 @@ const SHAPES: [&str; 6] = [
     "triangle-down",
 ];
 
-/// The marker of shape `index` (cycling) centred on the origin.
-fn marker(index: usize, fill: &str) -> String {
-    let style = format!("fill=\"{fill}\" stroke=\"#222\" stroke-width=\"0.8\"");
+/// The marker of shape `index` centred on the origin, filled with `fill` and outlined in
+/// `outline` (a cross, which has no inside, is drawn in `fill`).
+fn drawn_marker(index: usize, fill: &str, outline: &str, width: f64) -> String {
+    let style = format!("fill=\"{fill}\" stroke=\"{outline}\" stroke-width=\"{width}\"");
     match SHAPES[index % SHAPES.len()] {
         "circle" => format!("<circle r=\"5.5\" {style}/>"),
         "square" => format!("<rect x=\"-5\" y=\"-5\" width=\"10\" height=\"10\" {style}/>"),
@@ -161,11 +162,18 @@ fn marker(index: usize, fill: &str) -> String {
     }
 }
 
-/// The marker of shape `index` drawn as an outline in `stroke`: a simulated point.
+/// The marker of shape `index` filled with `fill`: a measured point.
+fn marker(index: usize, fill: &str) -> String {
+    drawn_marker(index, fill, "#222", 0.8)
+}
+
+/// The marker of shape `index` drawn as an outline in `stroke`: a simulated point. (Its cross
+/// is drawn in `stroke` too.)
 fn hollow_marker(index: usize, stroke: &str) -> String {
-    marker(index, "none")
-        .replace("stroke=\"#222\"", &format!("stroke=\"{stroke}\""))
-        .replace("stroke=\"none\"", &format!("stroke=\"{stroke}\""))
+    match SHAPES[index % SHAPES.len()] {
+        "cross" => drawn_marker(index, stroke, stroke, 1.5),
+        _ => drawn_marker(index, "none", stroke, 1.5),
+    }
 }
 
 /// `s` with XML's special characters escaped.
@@ -371,13 +379,11 @@ pub fn render(cells: &[Cell], targets: &[Target], sims: &[Sim]) -> String {
             p.cpu_busy * 100.0
         );
         out.push_str(&format!(
-            "<g class=\"sim-point\" transform=\"translate({:.1},{:.1})\"><title>{}</title>\
-             <g fill-opacity=\"0\" stroke=\"{c}\" stroke-width=\"1.5\">{}</g></g>\n",
+            "<g class=\"sim-point\" transform=\"translate({:.1},{:.1})\"><title>{}</title>{}</g>\n",
             Scale::x(p.cpu_busy),
             scale.y(p.p99_us),
             escape(&tip),
             hollow_marker(shape, colour(p.variant)),
-            c = colour(p.variant),
         ));
     }
     out.push_str("</g>\n");

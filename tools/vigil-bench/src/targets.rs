@@ -429,7 +429,7 @@ pub fn exit(cells: &[Cell], profile: &str) -> Result<Exit, String> {
 /// exits, at most 1. Its range runs from the smallest adaptive p99 over the largest poll p99
 /// plus the largest exit, to the largest adaptive p99 over the smallest poll p99 plus the
 /// smallest exit.
-fn exit_target(cells: &[Cell], profile: &str, class: Class, on: &Result<&str, String>) -> Target {
+fn exit_target(cells: &[Cell], profile: &str, class: Class, steady: Option<&str>) -> Target {
     let mut ratio = ratios::between(
         cells,
         profile,
@@ -440,8 +440,8 @@ fn exit_target(cells: &[Cell], profile: &str, class: Class, on: &Result<&str, St
     );
     // Without a steady profile to measure it on, the profile's own runs give the exit (a
     // burst's p50s differ less: an underestimate, which makes the target stricter).
-    let on: Result<&str, String> = Ok(on.clone().unwrap_or(profile));
-    let exit = on.clone().and_then(|on| exit(cells, on));
+    let on = steady.unwrap_or(profile);
+    let exit = exit(cells, on);
     let spread = |v: Variant| {
         cells::find(cells, profile, Kind::Latency, v).and_then(|c| c.spread(Metric::HistP99))
     };
@@ -466,7 +466,7 @@ fn exit_target(cells: &[Cell], profile: &str, class: Class, on: &Result<&str, St
     };
     // The exit's runs (idle's and poll's on its profile): their contention voids the target
     // too.
-    if let (None, Ok(on)) = (&ratio.not_measurable, &on) {
+    if ratio.not_measurable.is_none() {
         ratio.not_measurable = [Variant::Idle, Variant::Poll].into_iter().find_map(|v| {
             cells::find(cells, on, Kind::Latency, v)
                 .and_then(|c| c.not_measurable.as_ref())
@@ -521,7 +521,7 @@ pub fn knee<'a>(runs: &'a [Run], cells: &[Cell]) -> Result<(&'a str, f64), Strin
 /// knee.
 pub fn targets(runs: &[Run], cells: &[Cell], meta: &Meta) -> Vec<Target> {
     let window = poll_window_ns(meta);
-    let exit_on = exit_profile(runs, &window);
+    let exit_on = exit_profile(runs, &window).ok();
     let mut out = Vec::new();
     for profile in record::profiles(runs, Kind::Latency) {
         match gap_class(runs, profile, &window) {
@@ -533,7 +533,7 @@ pub fn targets(runs: &[Run], cells: &[Cell], meta: &Meta) -> Vec<Target> {
                 );
             }
             Ok(class) => {
-                out.push(exit_target(cells, profile, class, &exit_on));
+                out.push(exit_target(cells, profile, class, exit_on));
                 out.extend(
                     LONG.iter()
                         .map(|s| target(cells, profile, Kind::Latency, s, class)),
