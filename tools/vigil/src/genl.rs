@@ -231,38 +231,22 @@ mod tests {
     fn numbers_match_the_uapi_header() {
         assert!(UAPI.contains(&format!("#define VIGIL_FAMILY_NAME\t\"{FAMILY}\"")));
         assert!(UAPI.contains(&format!("#define VIGIL_FAMILY_VERSION\t{VERSION}")));
-        assert_eq!(
-            enumerator("VIGIL_CMD_STAGE_STATS_GET"),
-            Some(CMD_STAGE_STATS_GET.into())
-        );
-        assert_eq!(
-            enumerator("VIGIL_CMD_LATENCY_GET"),
-            Some(CMD_LATENCY_GET.into())
-        );
-        assert_eq!(
-            enumerator("VIGIL_A_LATENCY_STAGE"),
-            Some(A_LATENCY_STAGE.into())
-        );
-        assert_eq!(
-            enumerator("VIGIL_A_LATENCY_BUCKET"),
-            Some(A_LATENCY_BUCKET.into())
-        );
-        assert_eq!(
-            enumerator("VIGIL_A_LATENCY_PIPELINE"),
-            Some(A_LATENCY_PIPELINE.into())
-        );
-        assert_eq!(
-            enumerator("VIGIL_A_BUCKET_INDEX"),
-            Some(A_BUCKET_INDEX.into())
-        );
-        assert_eq!(
-            enumerator("VIGIL_A_BUCKET_COUNT"),
-            Some(A_BUCKET_COUNT.into())
-        );
-        assert_eq!(
-            enumerator("VIGIL_A_STAGE_STATS_PIPELINE"),
-            Some(A_STAGE_STATS_PIPELINE.into())
-        );
+        let numbers = [
+            ("VIGIL_CMD_STAGE_STATS_GET", u64::from(CMD_STAGE_STATS_GET)),
+            ("VIGIL_CMD_LATENCY_GET", u64::from(CMD_LATENCY_GET)),
+            ("VIGIL_A_LATENCY_STAGE", u64::from(A_LATENCY_STAGE)),
+            ("VIGIL_A_LATENCY_BUCKET", u64::from(A_LATENCY_BUCKET)),
+            ("VIGIL_A_LATENCY_PIPELINE", u64::from(A_LATENCY_PIPELINE)),
+            ("VIGIL_A_BUCKET_INDEX", u64::from(A_BUCKET_INDEX)),
+            ("VIGIL_A_BUCKET_COUNT", u64::from(A_BUCKET_COUNT)),
+            (
+                "VIGIL_A_STAGE_STATS_PIPELINE",
+                u64::from(A_STAGE_STATS_PIPELINE),
+            ),
+        ];
+        for (name, number) in numbers {
+            assert_eq!(enumerator(name), Some(number), "{name}");
+        }
         for (i, column) in STAGE_COLUMNS.iter().enumerate() {
             let name = format!("VIGIL_A_STAGE_STATS_{}", column.to_uppercase());
             assert_eq!(enumerator(&name), Some(i as u64 + 1), "{name}");
